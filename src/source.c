@@ -1,0 +1,111 @@
+/*
+ * source.c — helpers shared by all source drivers (channel lists, kinds,
+ * options). The drivers themselves live in src/sources/.
+ */
+#include "source.h"
+
+#include <stdio.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const kind_names[] = {"energy_counter", "power", "gauge", "counter"};
+
+const char *jb_kind_name(jb_channel_kind k)
+{
+    return (unsigned)k < JB_ARRAY_LEN(kind_names) ? kind_names[k] : "?";
+}
+
+int jb_kind_parse(const char *s, jb_channel_kind *k)
+{
+    for (unsigned i = 0; i < JB_ARRAY_LEN(kind_names); i++)
+        if (!strcmp(s, kind_names[i])) {
+            *k = (jb_channel_kind)i;
+            return 0;
+        }
+    return -1;
+}
+
+int jb_channel_add(jb_channel_list *l, const char *name, const char *unit, jb_channel_kind kind,
+                   jb_role role, bool estimated)
+{
+    if (l->n >= JB_MAX_CHANNELS) return -1;
+    jb_channel_def *c = &l->ch[l->n];
+    memset(c, 0, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    snprintf(c->unit, sizeof c->unit, "%s", unit);
+    c->kind = kind;
+    c->role = role;
+    c->estimated = estimated;
+    return l->n++;
+}
+
+const char *jb_source_opt_get(const jb_source_env *env, const char *source, const char *key)
+{
+    size_t sl = strlen(source);
+    for (int i = env->nopts - 1; i >= 0; i--) {
+        const char *k = env->opts[i].key;
+        if (!strncmp(k, source, sl) && k[sl] == '.' && !strcmp(k + sl + 1, key))
+            return env->opts[i].value;
+    }
+    return NULL;
+}
+
+int jb_src_open_file(const jb_source_env *env, const char *path, jb_err *err)
+{
+    char full[4096];
+    jb_path(full, sizeof full, env->root, path);
+    int fd = open(full, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return jb_errf(err, "%s: cannot open: %s%s", full, strerror(errno),
+                       errno == EACCES ? " (run as root or grant read access)" : "");
+    return fd;
+}
+
+ssize_t jb_src_pread_all(int fd, char *buf, size_t cap)
+{
+    size_t len = 0;
+    while (len + 1 < cap) {
+        ssize_t n = pread(fd, buf + len, cap - 1 - len, (off_t)len);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (n == 0) break;
+        len += (size_t)n;
+    }
+    buf[len] = 0;
+    return (ssize_t)len;
+}
+
+unsigned long long jb_parse_ull(const char **pp)
+{
+    const char *p = *pp;
+    while (*p == ' ' || *p == '\t') p++;
+    unsigned long long v = 0;
+    while (*p >= '0' && *p <= '9') v = v * 10 + (unsigned)(*p++ - '0');
+    while (*p == ' ' || *p == '\t') p++;
+    *pp = p;
+    return v;
+}
+
+const char *jb_next_line(const char *p)
+{
+    const char *e = strchr(p, '\n');
+    return e ? e + 1 : p + strlen(p);
+}
+
+void jb_src_explain_access(const char *path, int errnum, char *reason, size_t rcap, char *fix,
+                           size_t fcap)
+{
+    snprintf(reason, rcap, "%s: %s", path, strerror(errnum));
+    if (errnum == EACCES)
+        snprintf(fix, fcap, "run joulebench as root, or grant read access to %s to your group "
+                            "(udev rule or tmpfiles.d entry)", path);
+    else if (errnum == ENOENT)
+        snprintf(fix, fcap, "this machine does not provide %s (no such hardware or driver; "
+                            "in a VM the host does not pass it through)", path);
+    else
+        snprintf(fix, fcap, "check that %s is readable", path);
+}

@@ -1,0 +1,22 @@
+/*
+ * registry.c — the list of every source driver. Adding a source: write
+ * src/sources/<name>.c exposing `const jb_source_driver jb_src_<name>` and add
+ * one line to each list below.
+ */
+#include "source.h"
+
+#include <string.h>
+
+extern const jb_source_driver jb_src_cpu;
+
+const jb_source_driver *const jb_source_drivers[] = {
+    &jb_src_cpu,
+    NULL,
+};
+
+const jb_source_driver *jb_source_find(const char *name)
+{
+    for (int i = 0; jb_source_drivers[i]; i++)
+        if (!strcmp(jb_source_drivers[i]->name, name)) return jb_source_drivers[i];
+    return NULL;
+}
