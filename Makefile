@@ -11,7 +11,7 @@ DEBS := build-essential pkg-config libsqlite3-dev libyaml-dev libgsl-dev libmodb
         libjson-c-dev libcmocka-dev libopenblas-dev libjpeg-dev libpng-dev bats sqlite3 \
         python3 python3-numpy python3-scipy
 
-WARN := -Wall -Wextra -Wshadow -Wno-unused-parameter
+WARN := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-format-truncation
 ifeq ($(CI),true)
 WARN += -Werror
 endif

@@ -92,6 +92,10 @@ typedef struct jb_source_driver {
     bool is_power;           /* produces energy/power channels */
     bool in_default;         /* part of the default/auto set */
     jb_scope scope;          /* for power sources */
+    /* What a power source measures, so two interfaces to the same meter are
+     * never summed: "cpu" (rapl, msr, perf), "gpu" (nvml, nvidia-smi),
+     * "wall" (modbus, command), "hwmon", "estimate". See headline.c. */
+    const char *family;
     /* 1 usable, 0 not (reason and how-to-fix filled in). */
     int (*probe)(const jb_source_env *env, char *reason, size_t rcap, char *fix, size_t fcap);
     /* Create state, append channels. -1 with err on failure. */

@@ -7,10 +7,17 @@
 
 #include <string.h>
 
-extern const jb_source_driver jb_src_cpu;
+extern const jb_source_driver jb_src_cpu, jb_src_memory, jb_src_disk, jb_src_net,
+    jb_src_process, jb_src_rapl, jb_src_estimate;
 
 const jb_source_driver *const jb_source_drivers[] = {
     &jb_src_cpu,
+    &jb_src_memory,
+    &jb_src_disk,
+    &jb_src_net,
+    &jb_src_process,
+    &jb_src_rapl,
+    &jb_src_estimate,
     NULL,
 };
 

@@ -1,0 +1,107 @@
+/*
+ * memory.c — system memory from /proc/meminfo: used (MemTotal −
+ * MemAvailable), available and swap used, in bytes (gauges).
+ */
+#include "source.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct mem_state {
+    int fd;
+    char buf[8192];
+} mem_state;
+
+typedef struct mem_values {
+    unsigned long long total, available, swap_total, swap_free;
+    int found;
+} mem_values;
+
+static void parse_meminfo(const char *p, mem_values *m)
+{
+    memset(m, 0, sizeof *m);
+    while (*p) {
+        unsigned long long *dst = NULL;
+        if (!strncmp(p, "MemTotal:", 9)) dst = &m->total;
+        else if (!strncmp(p, "MemAvailable:", 13)) dst = &m->available;
+        else if (!strncmp(p, "SwapTotal:", 10)) dst = &m->swap_total;
+        else if (!strncmp(p, "SwapFree:", 9)) dst = &m->swap_free;
+        if (dst) {
+            const char *q = strchr(p, ':') + 1;
+            *dst = jb_parse_ull(&q) * 1024ULL; /* values are in kB */
+            m->found++;
+        }
+        p = jb_next_line(p);
+    }
+}
+
+static int mem_probe(const jb_source_env *env, char *reason, size_t rcap, char *fix, size_t fcap)
+{
+    char buf[8192];
+    mem_values m;
+    if (jb_read_file(env->root, "/proc/meminfo", buf, sizeof buf) < 0) {
+        jb_src_explain_access("/proc/meminfo", errno, reason, rcap, fix, fcap);
+        return 0;
+    }
+    parse_meminfo(buf, &m);
+    if (m.found < 4) {
+        snprintf(reason, rcap, "/proc/meminfo lacks MemTotal/MemAvailable/SwapTotal/SwapFree");
+        snprintf(fix, fcap, "needs Linux 3.14 or newer");
+        return 0;
+    }
+    return 1;
+}
+
+static int mem_open(const jb_source_env *env, void **state, jb_channel_list *ch, jb_err *err)
+{
+    mem_state *s = calloc(1, sizeof *s);
+    if (!s) return jb_errf(err, "memory: out of memory");
+    s->fd = jb_src_open_file(env, "/proc/meminfo", err);
+    if (s->fd < 0) {
+        free(s);
+        return -1;
+    }
+    jb_channel_add(ch, "memory/used", "B", JB_KIND_GAUGE, JB_ROLE_NONE, false);
+    jb_channel_add(ch, "memory/available", "B", JB_KIND_GAUGE, JB_ROLE_NONE, false);
+    jb_channel_add(ch, "memory/swap_used", "B", JB_KIND_GAUGE, JB_ROLE_NONE, false);
+    *state = s;
+    return 0;
+}
+
+static int mem_read(void *state, int64_t now_ns, double *v, uint8_t *ok)
+{
+    mem_state *s = state;
+    mem_values m;
+    (void)now_ns;
+    if (jb_src_pread_all(s->fd, s->buf, sizeof s->buf) <= 0) {
+        memset(ok, 0, 3);
+        return -1;
+    }
+    parse_meminfo(s->buf, &m);
+    v[0] = (double)(m.total - m.available);
+    v[1] = (double)m.available;
+    v[2] = (double)(m.swap_total - m.swap_free);
+    memset(ok, m.found >= 4, 3);
+    return m.found >= 4 ? 0 : -1;
+}
+
+static void mem_close(void *state)
+{
+    mem_state *s = state;
+    if (!s) return;
+    close(s->fd);
+    free(s);
+}
+
+const jb_source_driver jb_src_memory = {
+    .name = "memory",
+    .description = "system memory from /proc/meminfo (used, available, swap used)",
+    .in_default = true,
+    .probe = mem_probe,
+    .open = mem_open,
+    .read = mem_read,
+    .close = mem_close,
+};
