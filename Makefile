@@ -32,6 +32,9 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_HELPERS := $(wildcard tests/helpers/*.c)
 TEST_HELPER_BIN := $(TEST_HELPERS:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
+# Fake libnvidia-ml.so.1 for the nvml source tests (tests/fakes/fake_nvml.c).
+FAKE_NVML := $(BUILD)/tests/fake/libnvidia-ml.so.1
+CHECK_EXTRA += $(FAKE_NVML)
 
 .PHONY: all check unit e2e sanitize deps demo install clean format bench
 all: $(BUILD)/joulebench $(BUILD)/libjoulebench.a $(BUILD)/libjoulebench.so joulebench
@@ -63,6 +66,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(LIB_OBJ)
 $(BUILD)/tests/helpers/%: tests/helpers/%.c $(CORE_OBJ) $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $^ $(LDLIBS) $(LDFLAGS)
+
+$(FAKE_NVML): tests/fakes/fake_nvml.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -shared -fPIC -o $@ $<
 
 -include workloads/cnn/cnn.mk
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -121,8 +121,9 @@ static const char *nvml_library(const jb_source_env *env)
 
 static const char *nvml_arch_name(unsigned a)
 {
-    static const char *const names[] = {"?",      "?",      "Kepler", "Maxwell", "Pascal", "Volta",
-                                        "Turing", "Ampere", "Ada",    "Hopper",  "Blackwell"};
+    static const char *const names[] = {"?",      "?",      "Kepler",   "Maxwell",
+                                        "Pascal", "Volta",  "Turing",   "Ampere",
+                                        "Ada",    "Hopper", "Blackwell"};
     return a < JB_ARRAY_LEN(names) ? names[a] : "unknown";
 }
 
@@ -160,8 +161,9 @@ static int nvml_load(nvml_api *a, const char *path, jb_err *err)
     if (!a->init || !a->shutdown || !a->count || !a->handle) {
         dlclose(a->lib);
         a->lib = NULL;
-        return jb_errf(err, "%s: not an NVML library (nvmlInit_v2/nvmlDeviceGetCount_v2 missing); "
-                            "point nvml.library= at libnvidia-ml.so.1 of the installed driver",
+        return jb_errf(err,
+                       "%s: not an NVML library (nvmlInit_v2/nvmlDeviceGetCount_v2 missing); "
+                       "point nvml.library= at libnvidia-ml.so.1 of the installed driver",
                        path);
     }
     return 0;
@@ -181,16 +183,19 @@ static void nvml_explain(const nvml_api *a, const char *what, int rc, char *reas
     switch (rc) {
     case NV_NO_PERMISSION:
         snprintf(reason, rcap, "NVML: no permission (%s)", what);
-        snprintf(fix, fcap, "grant access to /dev/nvidia* (add your user to the group owning "
-                            "them, often 'video'), or run joulebench as root");
+        snprintf(fix, fcap,
+                 "grant access to /dev/nvidia* (add your user to the group owning "
+                 "them, often 'video'), or run joulebench as root");
         break;
     case NV_DRIVER_NOT_LOADED:
-        snprintf(fix, fcap, "load the NVIDIA kernel driver (modprobe nvidia) and check that "
-                            "nvidia-smi works");
+        snprintf(fix, fcap,
+                 "load the NVIDIA kernel driver (modprobe nvidia) and check that "
+                 "nvidia-smi works");
         break;
     default:
-        snprintf(fix, fcap, "check that nvidia-smi works; library and kernel driver versions "
-                            "must match (reboot after a driver upgrade)");
+        snprintf(fix, fcap,
+                 "check that nvidia-smi works; library and kernel driver versions "
+                 "must match (reboot after a driver upgrade)");
     }
 }
 
@@ -200,7 +205,8 @@ static int nvml_cuda_number(const char *cvd, unsigned idx, const char *uuid, boo
 {
     int k = 0;
     for (const char *p = cvd; p && *p; k++) {
-        while (*p == ' ') p++;
+        while (*p == ' ')
+            p++;
         size_t n = strcspn(p, ",");
         char tok[128];
         snprintf(tok, sizeof tok, "%.*s", (int)(n < sizeof tok ? n : sizeof tok - 1), p);
@@ -276,15 +282,16 @@ static int nvml_open_gpu(nvml_state *s, nvml_gpu *g, jb_channel_list *ch, jb_err
     g->base_mj = mj;
     bool has_power = a->power && a->power(g->dev, &u) == NV_SUCCESS;
     if (!g->has_counter && !has_power)
-        return jb_errf(err, "nvml: GPU %u (%s): neither the energy counter nor the power reading "
-                            "is available; use the nvidia-smi source or a wall meter",
+        return jb_errf(err,
+                       "nvml: GPU %u (%s): neither the energy counter nor the power reading "
+                       "is available; use the nvidia-smi source or a wall meter",
                        g->index, g->name);
     char meta[256];
     int rc = 0;
     if (g->has_counter) {
         nvml_gpu_meta(s, g, "counter", 100, meta, sizeof meta);
-        rc |= nvml_add(ch, g, RD_ENERGY, "energy", "J", JB_KIND_ENERGY_COUNTER, JB_ROLE_TOTAL,
-                       meta);
+        rc |=
+            nvml_add(ch, g, RD_ENERGY, "energy", "J", JB_KIND_ENERGY_COUNTER, JB_ROLE_TOTAL, meta);
     }
     if (has_power) {
         nvml_gpu_meta(s, g, g->has_counter ? "power-sensor" : "power-integrated",
@@ -314,8 +321,9 @@ static int nvml_describe(nvml_state *s, nvml_gpu *g, unsigned idx, const char *c
     nvml_api *a = &s->api;
     int rc = a->handle(idx, &g->dev);
     if (rc != NV_SUCCESS)
-        return jb_errf(err, "nvml: GPU %u: nvmlDeviceGetHandleByIndex_v2: %s (%d); check "
-                            "nvidia-smi (a GPU may have fallen off the bus)",
+        return jb_errf(err,
+                       "nvml: GPU %u: nvmlDeviceGetHandleByIndex_v2: %s (%d); check "
+                       "nvidia-smi (a GPU may have fallen off the bus)",
                        idx, nvml_strerror(a, rc), rc);
     g->index = idx;
     if (!a->name || a->name(g->dev, g->name, sizeof g->name) != NV_SUCCESS)
@@ -469,8 +477,9 @@ static int nvml_probe(const jb_source_env *env, char *reason, size_t rcap, char 
     const char *path = nvml_library(env);
     if (nvml_load(&a, path, &err) < 0) {
         snprintf(reason, rcap, "%s", err.msg);
-        snprintf(fix, fcap, "install the NVIDIA driver (it ships %s), or set nvml.library=PATH "
-                            "or JOULEBENCH_NVML_LIB to where it is",
+        snprintf(fix, fcap,
+                 "install the NVIDIA driver (it ships %s), or set nvml.library=PATH "
+                 "or JOULEBENCH_NVML_LIB to where it is",
                  NVML_DEFAULT_LIB);
         return 0;
     }
@@ -482,8 +491,9 @@ static int nvml_probe(const jb_source_env *env, char *reason, size_t rcap, char 
             nvml_explain(&a, "nvmlDeviceGetCount_v2", rc, reason, rcap, fix, fcap);
         } else if (n == 0) {
             snprintf(reason, rcap, "NVML: no NVIDIA GPU found");
-            snprintf(fix, fcap, "check nvidia-smi -L; in a container, pass the GPUs through "
-                                "(--gpus all)");
+            snprintf(fix, fcap,
+                     "check nvidia-smi -L; in a container, pass the GPUs through "
+                     "(--gpus all)");
             rc = NV_NOT_FOUND;
         }
         a.shutdown();
@@ -501,6 +511,7 @@ const jb_source_driver jb_src_nvml = {
     .is_power = true,
     .in_default = true,
     .scope = JB_SCOPE_COMPONENT,
+    .family = "gpu",
     .probe = nvml_probe,
     .open = nvml_open,
     .read = nvml_read,

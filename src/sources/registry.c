@@ -9,6 +9,7 @@
 
 extern const jb_source_driver jb_src_cpu, jb_src_memory, jb_src_disk, jb_src_net,
     jb_src_process, jb_src_rapl, jb_src_estimate;
+extern const jb_source_driver jb_src_nvml;
 
 const jb_source_driver *const jb_source_drivers[] = {
     &jb_src_cpu,
@@ -18,6 +19,7 @@ const jb_source_driver *const jb_source_drivers[] = {
     &jb_src_process,
     &jb_src_rapl,
     &jb_src_estimate,
+    &jb_src_nvml,
     NULL,
 };
 
