@@ -17,8 +17,8 @@
 
 struct jb_marker; /* defined in store.h */
 
-#define JB_MARKER_MAX_LEN 512 /* longest accepted datagram, bytes */
-#define JB_MARKER_NAME_MAX 64 /* longest name, bytes */
+#define JB_MARKER_MAX_LEN 512        /* longest accepted datagram, bytes */
+#define JB_MARKER_NAME_MAX 64        /* longest name, bytes */
 #define JB_MARKER_NO_INDEX INT64_MIN /* same as JB_NO_INDEX in joulebench.h */
 
 /* 1 when name matches [A-Za-z0-9_.:/-]{1,64}, else 0. */
