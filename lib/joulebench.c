@@ -12,7 +12,7 @@
  * Back-pressure: the kernel caps an AF_UNIX datagram receive queue at
  * net.unix.max_dgram_qlen datagrams (10 on many systems, whatever SO_RCVBUF
  * says), so a burst can find the recorder's queue full. Then the call waits
- * for room at most JOULEBENCH_SEND_WAIT_US microseconds (default 1000, 0 turns
+ * for room at most JOULEBENCH_SEND_WAIT_US microseconds (default 10000, 0 turns
  * waiting off) on the connected socket, and drops and counts the marker if it
  * is still full. After one such timeout, later calls drop at once instead of
  * waiting until a send succeeds again, so a stuck recorder cannot slow the
@@ -143,8 +143,8 @@ static int g_fd = -1;       /* shared socket, -1 when it could not be made */
 static bool g_connected;    /* connected: POLLOUT tells when there is room */
 static struct sockaddr_un g_addr;
 static socklen_t g_addrlen;
-static long g_wait_us = 1000; /* JOULEBENCH_SEND_WAIT_US */
-static _Atomic int64_t g_pid; /* refreshed in fork children */
+static long g_wait_us = 10000; /* JOULEBENCH_SEND_WAIT_US */
+static _Atomic int64_t g_pid;  /* refreshed in fork children */
 static _Atomic uint64_t g_dropped;
 static _Atomic int g_degraded; /* the last wait timed out: do not wait again */
 static bool g_atfork_done;
@@ -158,10 +158,10 @@ static void after_fork_child(void)
 static long env_wait_us(void)
 {
     const char *s = getenv("JOULEBENCH_SEND_WAIT_US");
-    if (!s || !*s) return 1000;
+    if (!s || !*s) return 10000;
     char *e;
     long v = strtol(s, &e, 10);
-    if (*e || v < 0) return 1000;
+    if (*e || v < 0) return 10000;
     return v > 1000000 ? 1000000 : v;
 }
 
