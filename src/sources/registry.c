@@ -10,6 +10,7 @@
 extern const jb_source_driver jb_src_cpu, jb_src_memory, jb_src_disk, jb_src_net,
     jb_src_process, jb_src_rapl, jb_src_estimate;
 extern const jb_source_driver jb_src_nvml;
+extern const jb_source_driver jb_src_nvsmi;
 
 const jb_source_driver *const jb_source_drivers[] = {
     &jb_src_cpu,
@@ -20,6 +21,7 @@ const jb_source_driver *const jb_source_drivers[] = {
     &jb_src_rapl,
     &jb_src_estimate,
     &jb_src_nvml,
+    &jb_src_nvsmi,
     NULL,
 };
 
