@@ -94,11 +94,11 @@ typedef struct jb_spec {
     char *text; /* the spec text, NUL-terminated (stored with the experiment) */
 
     char *name;
-    char *description;  /* NULL if not given */
+    char *description;   /* NULL if not given */
     int64_t interval_ns; /* default 100 ms */
 
-    bool sources_auto;   /* default true: the default set of usable sources */
-    char **sources;      /* names from the source registry when !sources_auto */
+    bool sources_auto; /* default true: the default set of usable sources */
+    char **sources;    /* names from the source registry when !sources_auto */
     size_t n_sources;
     jb_source_opt *source_opts; /* "estimate.idle_w" = "10" (owned strings) */
     int n_source_opts;
@@ -112,7 +112,7 @@ typedef struct jb_spec {
     bool has_idle; /* an idle section with a command was given */
     jb_spec_cmd idle_command;
     jb_ready_kind idle_ready;
-    char *idle_ready_marker;   /* JB_READY_MARKER */
+    char *idle_ready_marker;     /* JB_READY_MARKER */
     int64_t idle_ready_delay_ns; /* JB_READY_DELAY */
     int64_t idle_ns;             /* default JB_DURATION_AUTO */
 
@@ -120,8 +120,8 @@ typedef struct jb_spec {
     size_t n_variants;
 
     jb_order order;
-    bool has_seed;  /* seed given; else seed is 0 and the runner may pick one */
-    uint64_t seed;  /* 0 .. 4294967295 (valid for PYTHONHASHSEED and numpy) */
+    bool has_seed; /* seed given; else seed is 0 and the runner may pick one */
+    uint64_t seed; /* 0 .. 4294967295 (valid for PYTHONHASHSEED and numpy) */
 
     /* setup: reproducibility controls */
     bool drop_caches;         /* default false */
@@ -132,10 +132,10 @@ typedef struct jb_spec {
     int64_t quiet_timeout_ns; /* default 60 s */
     bool quiet_fail;          /* on_timeout: fail (true) or warn (false, default) */
     jb_cooldown_kind cooldown;
-    int64_t cooldown_ns;            /* JB_COOLDOWN_FIXED */
-    double cooldown_tolerance;      /* %, default 5 */
-    int64_t cooldown_max_ns;        /* default 60 s */
-    bool gpu_memory_check;          /* default false */
+    int64_t cooldown_ns;       /* JB_COOLDOWN_FIXED */
+    double cooldown_tolerance; /* %, default 5 */
+    int64_t cooldown_max_ns;   /* default 60 s */
+    bool gpu_memory_check;     /* default false */
 
     char **metrics; /* efficiency metrics (marker metric names) */
     size_t n_metrics;
@@ -165,8 +165,8 @@ bool jb_spec_has_auto(const jb_spec *s);
 /* Index of the variant called name, or -1. */
 int jb_spec_variant_index(const jb_spec *s, const char *name);
 
-const char *jb_phase_name(jb_phase p);  /* "baseline", "idle", "scenario" */
-const char *jb_order_name(jb_order o);  /* "interleaved", ... */
+const char *jb_phase_name(jb_phase p); /* "baseline", "idle", "scenario" */
+const char *jb_order_name(jb_order o); /* "interleaved", ... */
 
 /* Append argv as a JSON array of strings (for the store's run.command). */
 void jb_spec_argv_json(const jb_spec_cmd *cmd, jb_buf *out);
@@ -194,6 +194,9 @@ typedef struct jb_plan_run {
  *   then every rep of variant 2, ...
  */
 int jb_plan_build(const jb_spec *s, jb_plan_run **runs, size_t *n, jb_err *err);
+
+/* The plan's PRNG, SplitMix64: advances *state and returns the next value. */
+uint64_t jb_plan_rand(uint64_t *state);
 
 typedef struct jb_plan_estimate {
     int64_t expected_ns; /* best guess of the wall time of the whole plan */
