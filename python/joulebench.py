@@ -13,8 +13,10 @@ one line of the v1 wire format (see shared/DESIGN.md):
 
 Without JOULEBENCH_SOCKET every call returns True at once and makes no system call, so an
 instrumented script runs unchanged outside joulebench. Sends do not block (MSG_DONTWAIT);
-when the recorder's queue is full a call waits at most FULL_WAIT_S (2 ms) for room, then
-drops the marker and counts it (dropped()). Names must match
+when the recorder's queue is full a call waits for room at most JOULEBENCH_SEND_WAIT_US
+microseconds (default 10000, 0 turns waiting off), then drops the marker and counts it
+(dropped()); after one such timeout later calls drop at once until a send succeeds again, so
+a stuck recorder slows the workload by one wait at most (as libjoulebench does). Names must match
 [A-Za-z0-9_.:/-]{1,64}, indexes are integers, metric values finite numbers; anything else is
 refused (the call returns False and invalid() counts it). All calls are thread-safe and
 survive fork() (the child sends with its own pid).
@@ -90,7 +92,7 @@ __all__ = [
 ]
 
 ENV_SOCKET = "JOULEBENCH_SOCKET"
-FULL_WAIT_S = 0.002  # longest a call waits when the recorder's queue is full
+ENV_WAIT = "JOULEBENCH_SEND_WAIT_US"
 _NAME_RE = re.compile(r"[A-Za-z0-9_.:/-]{1,64}\Z")
 _BAD_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.:/-]")
 
@@ -100,18 +102,34 @@ _sock = None
 _pid = os.getpid()
 _dropped = 0
 _invalid = 0
+_degraded = False  # the last wait for room timed out: drop at once until a send succeeds
+
+
+def _wait_from_env():
+    """JOULEBENCH_SEND_WAIT_US in seconds: default 10 ms, capped at 1 s, like libjoulebench."""
+    text = os.environ.get(ENV_WAIT, "")
+    try:
+        us = int(text, 10)
+    except ValueError:
+        us = -1
+    return 0.01 if us < 0 else min(us, 1000000) / 1e6
+
+
+_wait_s = _wait_from_env()
 
 
 def reconfigure(path=None):
     """Re-read JOULEBENCH_SOCKET (or use path) and forget the current socket.
 
     Only needed when a program changes the variable after importing this module."""
-    global _path, _sock
+    global _path, _sock, _wait_s, _degraded
     with _lock:
         if _sock is not None:
             _sock.close()
         _sock = None
         _path = path if path is not None else (os.environ.get(ENV_SOCKET) or None)
+        _wait_s = _wait_from_env()
+        _degraded = False
 
 
 def enabled():
@@ -392,7 +410,7 @@ def _format(kind, name, index, value):
 
 
 def _send(kind, name, index, value):
-    global _invalid
+    global _invalid, _degraded
     data = _format(kind, name, index, value)
     if data is None:
         with _lock:
@@ -401,27 +419,39 @@ def _send(kind, name, index, value):
     sock = _sock or _connect()
     if sock is not None:
         try:
-            try:
-                sock.send(data, socket.MSG_DONTWAIT)
-            except (BlockingIOError, InterruptedError):
-                _wait_for_room(sock)
-                sock.send(data, socket.MSG_DONTWAIT)
+            sock.send(data, socket.MSG_DONTWAIT)
+            if _degraded:
+                _degraded = False
             return True
-        except (BlockingIOError, InterruptedError):
-            pass  # still full: drop, the recorder is too busy
+        except BlockingIOError:
+            if _wait_s > 0 and not _degraded and _send_after_wait(sock, data):
+                return True
         except OSError:
             _disconnect(sock)  # recorder gone or restarted: reconnect next time
     _count_drop()
     return False
 
 
-def _wait_for_room(sock):
-    """Wait at most FULL_WAIT_S for the recorder to drain its queue.
+def _send_after_wait(sock, data):
+    """Wait at most _wait_s for room in the recorder's queue and send; False on timeout.
 
-    Linux queues only net.unix.max_dgram_qlen (10) datagrams per receiving socket, so a
-    burst (the metrics of one epoch) can find it full while the recorder's thread waits
+    Linux queues only net.unix.max_dgram_qlen (often 10) datagrams per receiving socket, so
+    a burst (the metrics of one epoch) can find it full while the recorder's thread waits
     for a CPU that the training threads occupy. A bounded wait keeps those markers."""
-    select.select((), (sock,), (), FULL_WAIT_S)
+    global _degraded
+    deadline = time.monotonic() + _wait_s
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select((), (sock,), (), left)[1]:
+            _degraded = True
+            return False
+        try:
+            sock.send(data, socket.MSG_DONTWAIT)
+            return True
+        except BlockingIOError:
+            continue
+        except OSError:
+            return False
 
 
 def _connect():
