@@ -101,6 +101,9 @@ typedef struct nvml_gpu {
     bool has_counter;
     bool lost;
     unsigned long long base_mj;
+    nvml_util util; /* this read's utilisation and memory, shared by two channels */
+    nvml_mem mem;
+    int util_rc, mem_rc;
     int nch;
     nvml_reading rd[NVML_MAX_CH_PER_GPU];
 } nvml_gpu;
@@ -392,8 +395,6 @@ static int nvml_read_one(const nvml_api *a, nvml_gpu *g, nvml_reading rd, double
 {
     unsigned u = 0;
     unsigned long long mj = 0;
-    nvml_util ut;
-    nvml_mem m;
     int rc;
     switch (rd) {
     case RD_ENERGY:
@@ -404,16 +405,20 @@ static int nvml_read_one(const nvml_api *a, nvml_gpu *g, nvml_reading rd, double
         rc = a->power(g->dev, &u);
         *v = u / 1000.0;
         return rc;
-    case RD_UTIL_GPU:
+    case RD_UTIL_GPU: /* one call serves both: util_memory follows util_gpu */
+        g->util_rc = a->util(g->dev, &g->util);
+        *v = g->util.gpu;
+        return g->util_rc;
     case RD_UTIL_MEM:
-        rc = a->util(g->dev, &ut);
-        *v = rd == RD_UTIL_GPU ? ut.gpu : ut.memory;
-        return rc;
-    case RD_MEM_USED:
+        *v = g->util.memory;
+        return g->util_rc;
+    case RD_MEM_USED: /* likewise memory_total follows memory_used */
+        g->mem_rc = a->mem(g->dev, &g->mem);
+        *v = (double)g->mem.used;
+        return g->mem_rc;
     case RD_MEM_TOTAL:
-        rc = a->mem(g->dev, &m);
-        *v = (double)(rd == RD_MEM_USED ? m.used : m.total);
-        return rc;
+        *v = (double)g->mem.total;
+        return g->mem_rc;
     case RD_TEMP:
         rc = a->temp(g->dev, 0, &u);
         *v = u;
