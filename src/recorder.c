@@ -45,7 +45,7 @@ typedef struct queue {
 } queue;
 
 struct jb_recorder {
-    char dir[96];
+    char dir[90]; /* + "/markers.sock" must fit sun_path (108) */
     char path[108];
     int fd, stopfd;
     pthread_t thread;

@@ -160,13 +160,13 @@ static void test_flood(void **state)
      * receive thread may be descheduled for longer than the 10 ms default. */
     setenv("JOULEBENCH_SEND_WAIT_US", "500000", 1);
     jb_recorder *r = start_and_point_client();
-    unsetenv("JOULEBENCH_SEND_WAIT_US");
     got g = {0};
     int rejected = 0;
     int64_t t0 = jb_mono_ns();
     pthread_t t;
     pthread_create(&t, NULL, flood, &rejected);
     pthread_join(t, NULL);
+    unsetenv("JOULEBENCH_SEND_WAIT_US");
     double secs = (double)(jb_mono_ns() - t0) / 1e9;
     jb_recorder_stop(r);
     jb_recorder_drain(r, on_ok, on_bad, &g);
