@@ -55,6 +55,12 @@ static const char SCHEMA[] =
 
 const char *jb_store_schema_sql(void) { return SCHEMA; }
 
+const char *jb_col_text(sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    return t ? (const char *)t : "";
+}
+
 int jb_store_exec(jb_store *st, const char *sql, jb_err *err)
 {
     char *msg = NULL;

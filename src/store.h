@@ -27,6 +27,9 @@ typedef struct jb_store {
 int jb_store_open(jb_store *st, const char *path, bool readonly, jb_err *err);
 void jb_store_close(jb_store *st);
 
+/* A text column, "" for NULL. */
+const char *jb_col_text(sqlite3_stmt *s, int col);
+
 /* The SCHEMA text (for docs and `joulebench store-schema`). */
 const char *jb_store_schema_sql(void);
 
