@@ -37,15 +37,6 @@ static void usage(FILE *f)
                "127 command not found.\n");
 }
 
-int jb_wants_help(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--")) return 0;
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) return 1;
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
