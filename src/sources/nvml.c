@@ -143,7 +143,9 @@ static int nvml_load(nvml_api *a, const char *path, jb_err *err)
     a->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!a->lib) {
         const char *why = dlerror();
-        return jb_errf(err, "%s not found (no NVIDIA driver?): %s", path, why ? why : "");
+        if (!why || strstr(why, "No such file"))
+            return jb_errf(err, "%s not found (no NVIDIA driver)", path);
+        return jb_errf(err, "%s cannot be loaded: %s", path, why);
     }
 #define SYM(field, sym) *(void **)&a->field = dlsym(a->lib, sym)
     SYM(init, "nvmlInit_v2");

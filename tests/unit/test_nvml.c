@@ -232,7 +232,7 @@ static void test_library_missing(void **st)
     char reason[512] = "", fix[256] = "";
     f->opts[0].value = "/nonexistent/libnvidia-ml.so.1";
     assert_int_equal(jb_src_nvml.probe(&f->env, reason, sizeof reason, fix, sizeof fix), 0);
-    assert_non_null(strstr(reason, "/nonexistent/libnvidia-ml.so.1 not found (no NVIDIA driver"));
+    assert_string_equal(reason, "/nonexistent/libnvidia-ml.so.1 not found (no NVIDIA driver)");
     assert_non_null(strstr(fix, "nvml.library="));
     /* The environment variable is honoured when no option is given. */
     f->env.nopts = 0;
