@@ -328,7 +328,7 @@ int jb_stats_shapiro(const double *x, size_t n, double *w, double *p, jb_err *er
     free(s);
     /* w1 = 1 − W, computed so that W close to 1 keeps its precision. */
     double ssassx = sqrt(ssa * ssx);
-    double w1 = (ssassx - sax) * (ssassx + sax) / (ssa * ssx);
+    double w1 = fmax(0., (ssassx - sax) * (ssassx + sax) / (ssa * ssx)); /* ≥ 0 despite rounding */
     *w = 1. - w1;
     if (n == 3) { /* exact: p = 6/π (asin √W − π/3) */
         *p = fmax(0., 1.90985931710274 * (asin(sqrt(*w)) - 1.04719755119660));
@@ -507,7 +507,7 @@ const char *jb_stats_mwu_method_name(const jb_mwu *m)
     return m->exact ? "exact" : "normal approximation (tie- and continuity-corrected)";
 }
 
-#define MWU_EXACT_MAX_CELLS 50000000.0 /* larger exact tables fall back (AUTO) */
+#define MWU_EXACT_MAX_CELLS 4000000.0 /* mn/2 cap: 32 MB table; AUTO falls back above */
 
 int jb_stats_mannwhitney(const double *x, size_t nx, const double *y, size_t ny,
                          jb_mwu_method method, jb_mwu *out, jb_err *err)
@@ -523,6 +523,11 @@ int jb_stats_mannwhitney(const double *x, size_t nx, const double *y, size_t ny,
     out->z = NAN;
     int exact = method == JB_MWU_EXACT || (method == JB_MWU_AUTO && !out->ties &&
                                            (nx <= 8 || ny <= 8) && mn / 2 < MWU_EXACT_MAX_CELLS);
+    if (exact && mn / 2 >= MWU_EXACT_MAX_CELLS)
+        return jb_errf(err,
+                       "stats: Mann-Whitney U: the exact distribution for %zu x %zu values is "
+                       "too large to tabulate; use the normal approximation",
+                       nx, ny);
     if (exact && out->ties)
         return jb_errf(err, "stats: Mann-Whitney U: the exact distribution assumes no ties, but "
                             "the data have ties; use the normal approximation");

@@ -73,7 +73,9 @@ int jb_stats_welch(const double *x, size_t nx, const double *y, size_t ny, jb_we
 /* Mann–Whitney U test, two-sided, as scipy.stats.mannwhitneyu(x, y).
  * AUTO follows scipy's rule: exact null distribution when there are no ties
  * and min(nx, ny) ≤ 8, normal approximation with tie and continuity
- * correction otherwise. EXACT is refused when there are ties. */
+ * correction otherwise (scipy 1.10's rule; checked in its source). The exact
+ * table has nx·ny/2 + 1 entries: above 4 million AUTO uses the approximation
+ * and EXACT is refused, as it is when there are ties. */
 typedef enum { JB_MWU_AUTO = 0, JB_MWU_EXACT, JB_MWU_ASYMPTOTIC } jb_mwu_method;
 typedef struct jb_mwu {
     double u;  /* U of x: pairs with x > y, ties counting ½ */

@@ -306,6 +306,23 @@ static void test_mwu_auto_rule(void **state)
     jb_err err = {{0}};
     assert_int_equal(jb_stats_mannwhitney(s8->x, 8, ties->x, 20, JB_MWU_EXACT, &r, &err), -1);
     assert_non_null(strstr(err.msg, "ties"));
+    /* An exact table too large to hold is refused, and AUTO falls back. */
+    size_t big = 8000;
+    double *x = malloc(big * sizeof *x), y[8] = {0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5};
+    for (size_t i = 0; i < big; i++)
+        x[i] = (double)i;
+    assert_int_equal(jb_stats_mannwhitney(x, big, y, 8, JB_MWU_AUTO, &r, NULL), 0);
+    assert_int_equal(r.exact, 1); /* 8 × 8000: still tabulated */
+    double *x2 = realloc(x, 1000001 * sizeof *x);
+    assert_non_null(x2);
+    x = x2;
+    for (size_t i = 0; i < 1000001; i++)
+        x[i] = (double)i + 0.25;
+    assert_int_equal(jb_stats_mannwhitney(x, 1000001, y, 8, JB_MWU_AUTO, &r, NULL), 0);
+    assert_int_equal(r.exact, 0);
+    assert_int_equal(jb_stats_mannwhitney(x, 1000001, y, 8, JB_MWU_EXACT, &r, &err), -1);
+    assert_non_null(strstr(err.msg, "too large"));
+    free(x);
 }
 
 /* ---- effect sizes, relative difference ---------------------------------- */
