@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "recorder.h"
@@ -60,37 +63,166 @@ static int open_store(const jb_measure_opts *o, jb_measure_result *res, jb_meter
     return *exp_id < 0 ? -1 : 0;
 }
 
-static const char *run_status(const jb_measure_result *res)
+static const char *run_status(const jb_run_result *r)
 {
-    if (res->interrupted) return "aborted";
-    if (res->exec_failed || res->exit_code != 0) return "failed";
+    if (r->interrupted) return "aborted";
+    if (r->exec_failed || r->timed_out || r->exit_code != 0 || r->note[0]) return "failed";
     return "ok";
 }
 
-/* The part between "sampler started" and "sampler stopped". */
-static void run_workload(const jb_measure_opts *o, jb_measure_result *res, jb_sampler *smp,
-                         jb_recorder *rec, jb_workload *w, jb_err *err, int *spawn_rc)
+/* Sleep until the monotonic deadline, a signal, or the process's exit. */
+static void sleep_window(int64_t until_mono, jb_workload *w)
 {
-    char sock_env[300];
-    char *env_add[2] = {NULL, NULL};
-    if (rec) {
-        snprintf(sock_env, sizeof sock_env, "JOULEBENCH_SOCKET=%s", jb_recorder_socket_path(rec));
-        env_add[0] = sock_env;
+    while (jb_mono_ns() < until_mono && !jb_workload_interrupted()) {
+        if (w && w->pid > 0) {
+            siginfo_t si;
+            memset(&si, 0, sizeof si);
+            if (waitid(P_PID, (id_t)w->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                si.si_pid == w->pid)
+                return;
+        }
+        int64_t left = until_mono - jb_mono_ns();
+        if (left > 10000000) left = 10000000;
+        if (left <= 0) break;
+        struct timespec ts = {0, (long)left};
+        nanosleep(&ts, NULL);
     }
-    jb_workload_opts wo = {.argv = o->argv, .env_add = env_add};
-    *spawn_rc = jb_workload_spawn(w, &wo, err);
-    if (*spawn_rc) return;
-    jb_sampler_set_target(smp, w->pid);
+}
+
+static void set_start(jb_store *st, int64_t run_id, int64_t mono)
+{
     char sql[160];
     snprintf(sql, sizeof sql, "UPDATE run SET start_ns=%lld WHERE id=%lld",
-             (long long)(w->start_mono + jb_clock_offset_ns()), (long long)res->run_id);
-    jb_store_exec(&res->store, sql, NULL);
-    jb_workload_wait(w, 0);
-    jb_sampler_sample_now(smp); /* closing sample: the tree is still there (zombie) */
-    res->exit_code = w->exit_code;
-    res->exec_failed = w->exec_failed;
-    res->exec_errno = w->exec_errno;
-    res->interrupted = jb_workload_interrupted();
+             (long long)(mono + jb_clock_offset_ns()), (long long)run_id);
+    jb_store_exec(st, sql, NULL);
+}
+
+static bool has_exited(jb_workload *w)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    return waitid(P_PID, (id_t)w->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           si.si_pid == w->pid;
+}
+
+/* Idle: started, ready after a delay, measured for a fixed window, stopped. */
+static int64_t idle_window(jb_store *st, const jb_run_spec *rs, jb_sampler *smp,
+                           jb_workload *w, jb_run_result *out)
+{
+    sleep_window(w->start_mono + rs->ready_delay_ns, w);
+    int64_t start = jb_mono_ns();
+    set_start(st, out->run_id, start);
+    sleep_window(start + rs->window_ns, w);
+    int64_t end = jb_mono_ns();
+    jb_sampler_sample_now(smp);
+    if (has_exited(w))
+        snprintf(out->note, sizeof out->note, "the idle command exited before the window ended");
+    if (kill(-w->pid, SIGTERM) != 0) kill(w->pid, SIGTERM);
+    jb_workload_wait(w, 3000000000LL);
+    out->exit_code = (w->term_signal == SIGTERM || w->term_signal == SIGKILL) ? 0 : w->exit_code;
+    return end;
+}
+
+/* Command to completion (scenario) or for an idle window. Returns the end
+ * time (monotonic). */
+static int64_t run_command(jb_store *st, const jb_run_spec *rs, jb_sampler *smp,
+                           jb_recorder *rec, jb_workload *w, jb_run_result *out, jb_err *err,
+                           int *spawn_rc)
+{
+    char sock_env[300];
+    char *env_add[66] = {NULL};
+    int ne = 0;
+    if (rec) {
+        snprintf(sock_env, sizeof sock_env, "JOULEBENCH_SOCKET=%s", jb_recorder_socket_path(rec));
+        env_add[ne++] = sock_env;
+    }
+    for (char *const *e = rs->env_add; e && *e && ne < 65; e++) env_add[ne++] = *e;
+    jb_workload_opts wo = {.argv = rs->argv,
+                           .env_add = env_add,
+                           .cwd = rs->cwd,
+                           .capture_stderr_tail = rs->capture_stderr,
+                           .new_process_group = rs->new_process_group || rs->window_ns > 0};
+    *spawn_rc = jb_workload_spawn(w, &wo, err);
+    if (*spawn_rc) return jb_mono_ns();
+    jb_sampler_set_target(smp, w->pid);
+    int64_t end;
+    if (rs->window_ns > 0) {
+        end = idle_window(st, rs, smp, w, out);
+    } else {
+        set_start(st, out->run_id, w->start_mono);
+        jb_workload_wait(w, rs->timeout_ns);
+        end = w->end_mono;
+        jb_sampler_sample_now(smp); /* closing sample: the tree is still there (zombie) */
+        out->exit_code = w->exit_code;
+        out->timed_out = w->timed_out;
+    }
+    out->exec_failed = w->exec_failed;
+    out->exec_errno = w->exec_errno;
+    return end;
+}
+
+static void finish_notes(jb_store *st, const jb_run_spec *rs, jb_workload *w, jb_run_result *out)
+{
+    if (w->tail_len) {
+        snprintf(out->stderr_tail, sizeof out->stderr_tail, "%s", w->tail);
+        jb_store_set_run_text(st, out->run_id, "stderr_tail", w->tail, NULL);
+    }
+    if (out->timed_out) snprintf(out->note, sizeof out->note, "timed out");
+    if (out->exec_failed)
+        snprintf(out->note, sizeof out->note, "cannot run %s: %s", rs->argv[0],
+                 strerror(out->exec_errno));
+    if (out->note[0]) jb_store_set_run_text(st, out->run_id, "note", out->note, NULL);
+}
+
+int jb_run_one(jb_store *st, jb_meter *m, const jb_run_spec *rs, jb_run_result *out,
+               jb_err *err)
+{
+    memset(out, 0, sizeof *out);
+    jb_recorder *rec = NULL;
+    jb_err rerr;
+    if (rs->argv && jb_recorder_start(&rec, &rerr))
+        fprintf(stderr, "joulebench: warning: markers disabled: %s\n", rerr.msg);
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    jb_workload_install_signals();
+    jb_run_info ri = rs->info;
+    char *cmd = rs->argv ? argv_json((char **)rs->argv) : NULL;
+    if (!ri.command_json) ri.command_json = cmd;
+    out->run_id = jb_store_add_run(st, &ri, jb_mono_ns() + jb_clock_offset_ns(), err);
+    free(cmd);
+    jb_sampler *smp = NULL;
+    if (out->run_id < 0 || jb_sampler_start(&smp, m, st, out->run_id, rec, err)) {
+        jb_recorder_free(rec);
+        return -1;
+    }
+    jb_workload w;
+    memset(&w, 0, sizeof w);
+    w.err_fd = w.pidfd = -1;
+    int spawn_rc = 0;
+    int64_t end;
+    if (rs->argv) {
+        end = run_command(st, rs, smp, rec, &w, out, err, &spawn_rc);
+    } else { /* baseline: nothing of ours runs */
+        int64_t start = jb_mono_ns();
+        set_start(st, out->run_id, start);
+        sleep_window(start + rs->window_ns, NULL);
+        end = jb_mono_ns();
+        jb_sampler_sample_now(smp);
+    }
+    out->interrupted = jb_workload_interrupted();
+    if (rec) jb_recorder_stop(rec);
+    jb_err serr;
+    if (jb_sampler_stop(smp, &out->q, &serr))
+        fprintf(stderr, "joulebench: warning: %s\n", serr.msg);
+    if (rs->argv && !spawn_rc) jb_workload_reap(&w);
+    if (spawn_rc) out->exit_code = JB_EXIT_SETUP;
+    finish_notes(st, rs, &w, out);
+    snprintf(out->status, sizeof out->status, "%s", spawn_rc ? "failed" : run_status(out));
+    char *qj = jb_quality_json(&out->q, m);
+    jb_store_finish_run(st, out->run_id, end + jb_clock_offset_ns(), out->exit_code, out->status,
+                        qj, NULL);
+    free(qj);
+    jb_recorder_free(rec);
+    return spawn_rc ? -1 : 0;
 }
 
 int jb_measure_run(const jb_measure_opts *o, jb_measure_result *res, jb_err *err)
@@ -112,49 +244,25 @@ int jb_measure_run(const jb_measure_opts *o, jb_measure_result *res, jb_err *err
         free(m);
         return -1;
     }
-    jb_recorder *rec = NULL;
-    jb_err rerr;
-    if (jb_recorder_start(&rec, &rerr))
-        fprintf(stderr, "joulebench: warning: markers disabled: %s\n", rerr.msg);
-    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
-    jb_workload_install_signals();
     jb_workload_reset_interrupt();
-    char *cmd = argv_json(o->argv);
-    jb_run_info ri = {.experiment_id = exp_id, .variant = "", .phase = "scenario", .rep = 1,
-                      .seq = 1, .command_json = cmd, .interval_ns = o->interval_ns};
-    res->run_id = jb_store_add_run(&res->store, &ri, jb_mono_ns() + jb_clock_offset_ns(), err);
-    free(cmd);
-    jb_sampler *smp = NULL;
-    if (res->run_id < 0 || jb_sampler_start(&smp, m, &res->store, res->run_id, rec, err)) {
-        res->exit_code = JB_EXIT_SETUP;
-        jb_recorder_free(rec);
-        jb_meter_close(m);
-        free(m);
-        return -1;
-    }
-    jb_workload w;
-    int spawn_rc;
-    run_workload(o, res, smp, rec, &w, err, &spawn_rc);
-    int64_t end_ns = (spawn_rc ? jb_mono_ns() : w.end_mono) + jb_clock_offset_ns();
-    if (rec) jb_recorder_stop(rec);
-    jb_quality q;
-    jb_err serr;
-    if (jb_sampler_stop(smp, &q, &serr))
-        fprintf(stderr, "joulebench: warning: %s\n", serr.msg);
-    if (!spawn_rc) jb_workload_reap(&w);
-    char *qj = jb_quality_json(&q, m);
-    if (spawn_rc) res->exit_code = JB_EXIT_SETUP;
-    jb_store_finish_run(&res->store, res->run_id, end_ns, res->exit_code,
-                        spawn_rc ? "failed" : run_status(res), qj, NULL);
+    jb_run_spec rs = {.info = {.experiment_id = exp_id, .variant = "", .phase = "scenario",
+                               .rep = 1, .seq = 1, .interval_ns = o->interval_ns},
+                      .argv = o->argv};
+    jb_run_result rr;
+    int rc = jb_run_one(&res->store, m, &rs, &rr, err);
+    res->run_id = rr.run_id;
+    res->exit_code = rr.exit_code;
+    res->exec_failed = rr.exec_failed;
+    res->exec_errno = rr.exec_errno;
+    res->interrupted = rr.interrupted;
     char sql[128];
     snprintf(sql, sizeof sql, "UPDATE experiment SET status='%s' WHERE id=%lld",
              res->interrupted ? "aborted" : "done", (long long)exp_id);
     jb_store_exec(&res->store, sql, NULL);
-    free(qj);
-    jb_recorder_free(rec);
     jb_meter_close(m);
     free(m);
-    return spawn_rc ? -1 : 0;
+    if (rc) res->exit_code = JB_EXIT_SETUP;
+    return rc;
 }
 
 void jb_measure_finish(const jb_measure_opts *o, jb_measure_result *res)

@@ -36,6 +36,38 @@ typedef struct jb_measure_result {
     int interrupted; /* signal number */
 } jb_measure_result;
 
+/* One run of an experiment or of `measure`, on an open store and meter. */
+typedef struct jb_run_spec {
+    jb_run_info info;       /* experiment, variant, phase, rep, seq, interval */
+    char *const *argv;      /* NULL: baseline, nothing runs for window_ns */
+    char *const *env_add;   /* extra "K=V" entries (seed, …), NULL-terminated */
+    const char *cwd;
+    int64_t timeout_ns;     /* scenario: stop the command after this (0 = none) */
+    int64_t window_ns;      /* baseline duration; with argv: idle window */
+    int64_t ready_delay_ns; /* idle: wait this long after the start before the window */
+    bool capture_stderr;    /* keep the tail of stderr in run.stderr_tail */
+    bool new_process_group; /* so a timeout or stop reaches the whole tree */
+} jb_run_spec;
+
+typedef struct jb_run_result {
+    int64_t run_id;
+    int exit_code;
+    bool exec_failed, timed_out;
+    int exec_errno;
+    int interrupted; /* signal number */
+    char status[16]; /* ok | failed | aborted */
+    char note[256];
+    char stderr_tail[4096];
+    jb_quality q;
+} jb_run_result;
+
+/* Record one run: a run row, channels, samples, markers, final status.
+ * Signals (SIGINT/SIGTERM) are forwarded to the command and end the run as
+ * aborted. -1 with err only when measuring could not start. The caller
+ * resets jb_workload_reset_interrupt() when it wants to go on after one. */
+int jb_run_one(jb_store *st, jb_meter *m, const jb_run_spec *rs, jb_run_result *out,
+               jb_err *err);
+
 /* Run o->argv under measurement. Returns 0 when the run was recorded (see
  * res for the command's fate), -1 with err when measuring could not start. */
 int jb_measure_run(const jb_measure_opts *o, jb_measure_result *res, jb_err *err);
