@@ -970,8 +970,8 @@ static int f_metrics(ctx *c, const ynode *k, const ynode *v, const char *w, void
                     node_type(v));
     s->metrics = xcalloc(v->n, sizeof *s->metrics);
     for (size_t i = 0; i < v->n; i++) {
-        if (get_marker_name(c, v->kids[i], "a metric", &s->metrics[s->n_metrics]) < 0) return -1;
-        s->n_metrics++;
+        char **slot = &s->metrics[s->n_metrics++]; /* counted first: freed on error */
+        if (get_marker_name(c, v->kids[i], "a metric", slot) < 0) return -1;
     }
     return 0;
 }

@@ -555,6 +555,8 @@ static void mutate(char *t, size_t *len)
     }
 }
 
+static int fuzz_ok, fuzz_rejected;
+
 static void fuzz_one(const char *base, size_t blen, int rounds)
 {
     char *t = malloc(blen + 4096);
@@ -572,6 +574,7 @@ static void fuzz_one(const char *base, size_t blen, int rounds)
             size_t n;
             if (jb_plan_build(s, &r, &n, &err) == 0) free(r);
             jb_spec_free(s);
+            fuzz_ok++;
         } else {
             assert_null(s);
             int line = 0, col = 0;
@@ -579,6 +582,7 @@ static void fuzz_one(const char *base, size_t blen, int rounds)
                 assert_non_null(strstr(err.msg, "fuzz.yml: "));
             assert_true(line >= 0 && col >= 0);
             assert_non_null(strchr(err.msg, ';'));
+            fuzz_rejected++;
         }
     }
     free(t);
@@ -587,7 +591,8 @@ static void fuzz_one(const char *base, size_t blen, int rounds)
 static void test_fuzz(void **state)
 {
     const char *names[] = {"good/full.yml", "good/fixed.yml", "good/minimal.yml"};
-    int rounds = getenv("JB_SANITIZE") ? 700 : 3000;
+    const char *env = getenv("JB_FUZZ_ROUNDS"); /* for a long run by hand */
+    int rounds = env ? atoi(env) : 3000;
     for (size_t i = 0; i < 3; i++) {
         char path[4096];
         fixture(path, sizeof path, names[i]);
@@ -596,6 +601,8 @@ static void test_fuzz(void **state)
         fuzz_one(text, len, rounds);
         free(text);
     }
+    print_message("fuzz: %d mutated specs parsed, %d rejected\n", fuzz_ok, fuzz_rejected);
+    assert_true(fuzz_rejected > fuzz_ok / 4); /* the mutations do reach the error paths */
 }
 
 int main(void)
