@@ -92,8 +92,8 @@ static const char *smi_exe(const jb_source_env *env)
     return p && *p ? p : "nvidia-smi";
 }
 
-/* Starts argv with stdout on a non-blocking pipe, stderr on /dev/null, in its
- * own process group, with default signal handling. Returns 0 or an errno. */
+/* Starts argv with stdout on a non-blocking pipe, stderr on /dev/null, no other
+ * descriptors, in its own process group, with default signal handling. Returns 0 or an errno. */
 static int smi_spawn(char *const argv[], pid_t *pid, int *fd)
 {
     int p[2];
@@ -103,6 +103,8 @@ static int smi_spawn(char *const argv[], pid_t *pid, int *fd)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, p[1], 1);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    /* Hold none of the recorder's other descriptors (glibc 2.34+). */
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     posix_spawnattr_init(&at);
     sigset_t none, dfl;
     sigemptyset(&none);

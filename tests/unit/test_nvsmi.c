@@ -147,7 +147,13 @@ static void assert_stopped(pid_t pid)
 static void test_streaming_profile(void **st)
 {
     fixture *f = *st;
+    /* A descriptor of the recorder without O_CLOEXEC must not reach the child. */
+    assert_int_equal(dup2(0, 57), 57);
+    setenv("FAKE_SMI_CHECK_FD", "57", 1);
     open_ok(f);
+    close(57);
+    unsetenv("FAKE_SMI_CHECK_FD");
+    assert_false(args_contain(f, "inherited fd 57"));
     assert_int_equal(f->ch.n, 12); /* 2 GPUs × 6 */
     int p0 = find(f, "nvidia-smi/0/power"), p1 = find(f, "nvidia-smi/1/power");
     assert_true(p0 >= 0 && p1 >= 0);
