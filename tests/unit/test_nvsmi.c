@@ -288,6 +288,22 @@ static void test_child_dies(void **st)
     assert_stopped(pid);
 }
 
+/* A child that ignores SIGTERM is killed after 1 s and reaped. */
+static void test_stubborn_child_killed(void **st)
+{
+    fixture *f = *st;
+    setenv("FAKE_SMI_MODE", "stubborn", 1);
+    open_ok(f);
+    assert_int_equal(do_read(f), 0);
+    pid_t pid = stream_pid(f);
+    int64_t t0 = jb_mono_ns();
+    jb_src_nvsmi.close(f->state);
+    f->state = NULL;
+    int64_t took = jb_mono_ns() - t0;
+    assert_true(took >= 900000000LL && took < 3000000000LL);
+    assert_stopped(pid);
+}
+
 static void test_no_driver(void **st)
 {
     fixture *f = *st;
@@ -324,6 +340,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replay_fixture, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_survives, setup, teardown),
         cmocka_unit_test_setup_teardown(test_child_dies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stubborn_child_killed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_driver, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_executable, setup, teardown),
     };
