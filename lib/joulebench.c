@@ -240,8 +240,10 @@ static int send_line(const char *line, size_t len)
     int fd = g_fd;
     int64_t deadline = -1;
     while (fd >= 0) {
+        /* connected: no address, which spares the kernel a path lookup per marker */
         ssize_t n = sendto(fd, line, len, MSG_DONTWAIT | MSG_NOSIGNAL,
-                           (const struct sockaddr *)&g_addr, g_addrlen);
+                           g_connected ? NULL : (const struct sockaddr *)&g_addr,
+                           g_connected ? 0 : g_addrlen);
         if (n == (ssize_t)len) {
             if (atomic_load_explicit(&g_degraded, memory_order_relaxed))
                 atomic_store(&g_degraded, 0);
