@@ -266,6 +266,49 @@ static void test_examples_parse(void **state)
     globfree(&g);
 }
 
+static jb_spec *spec_text(const char *text)
+{
+    jb_spec *s = NULL;
+    jb_err err = {{0}};
+    if (jb_spec_parse(text, strlen(text), "inline.yml", &s, &err)) fail_msg("%s", err.msg);
+    return s;
+}
+
+static int parse_err(const char *text, jb_err *err)
+{
+    jb_spec *s = NULL;
+    int rc = jb_spec_parse(text, strlen(text), "x.yml", &s, err);
+    jb_spec_free(s);
+    return rc;
+}
+
+static void test_scalars_and_anchors(void **state)
+{
+    jb_err err = {{0}};
+    /* quoted numbers are strings: an error where a number is expected */
+    assert_int_equal(parse_err("name: t\nvariants: {a: {command: [x]}}\nseed: \"42\"\n", &err), -1);
+    assert_non_null(strstr(err.msg, "x.yml:3:7: seed is '42', not a whole number"));
+    /* anchors without aliases are harmless; numbers and booleans in argv are text */
+    jb_spec *s = spec_text("name: &n t\nvariants: {a: {command: [sleep, 1, true, 0x10]}}\n"
+                           "source_options: {estimate.idle_w: 12.5}\n");
+    assert_string_equal(s->name, "t");
+    assert_int_equal(s->variants[0].command.argc, 4);
+    assert_string_equal(s->variants[0].command.argv[1], "1");
+    assert_string_equal(s->variants[0].command.argv[2], "true");
+    assert_string_equal(s->variants[0].command.argv[3], "0x10");
+    /* source options plug straight into a source environment */
+    jb_source_env env = {.opts = s->source_opts, .nopts = s->n_source_opts};
+    assert_string_equal(jb_source_opt_get(&env, "estimate", "idle_w"), "12.5");
+    jb_spec_free(s);
+    /* an empty argument inside argv is kept; a null one is an error */
+    s = spec_text("name: t\nvariants: {a: {command: [x, \"\"]}}\n");
+    assert_int_equal(s->variants[0].command.argc, 2);
+    assert_string_equal(s->variants[0].command.argv[1], "");
+    jb_spec_free(s);
+    assert_int_equal(parse_err("name: t\nvariants: {a: {command: [x, ~]}}\n", &err), -1);
+    assert_non_null(strstr(err.msg, "x.yml:2:29: variants.a.command argument 2 is an empty value"));
+}
+
 static void test_argv_json(void **state)
 {
     char *argv[] = {"py", "say \"hi\"\\", "a\nb", NULL};
@@ -277,14 +320,6 @@ static void test_argv_json(void **state)
 }
 
 /* ---- plans ---- */
-
-static jb_spec *spec_text(const char *text)
-{
-    jb_spec *s = NULL;
-    jb_err err = {{0}};
-    if (jb_spec_parse(text, strlen(text), "inline.yml", &s, &err)) fail_msg("%s", err.msg);
-    return s;
-}
 
 static const char *plan_spec(const char *order, int scen, int base, int idle)
 {
@@ -616,6 +651,7 @@ int main(void)
         cmocka_unit_test(test_fixed_spec),
         cmocka_unit_test(test_examples_parse),
         cmocka_unit_test(test_argv_json),
+        cmocka_unit_test(test_scalars_and_anchors),
         cmocka_unit_test(test_plan_interleaved),
         cmocka_unit_test(test_plan_blocked),
         cmocka_unit_test(test_plan_randomized),
