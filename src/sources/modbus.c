@@ -124,6 +124,8 @@ static int words_of(reg_type t)
  * bytes; libmodbus hands them over as host-order 16-bit words). */
 double jb_modbus_decode(const uint16_t *r, int type, bool little_word_order)
 {
+    if (type == T_INT16) return (int16_t)r[0];
+    if (type == T_UINT16) return r[0];
     uint32_t hi = little_word_order ? r[1] : r[0], lo = little_word_order ? r[0] : r[1];
     uint32_t u = hi << 16 | lo;
     switch ((reg_type)type) {
@@ -133,9 +135,8 @@ double jb_modbus_decode(const uint16_t *r, int type, bool little_word_order)
         return f;
     }
     case T_INT16:
-        return (int16_t)r[0];
     case T_UINT16:
-        return r[0];
+        break; /* one register: handled above */
     case T_INT32:
         return (int32_t)u;
     case T_UINT32:
@@ -436,6 +437,7 @@ const jb_source_driver jb_src_modbus = {
     .is_power = true,
     .in_default = false,
     .scope = JB_SCOPE_WALL,
+    .family = "wall",
     .probe = mb_probe,
     .open = mb_open,
     .read = mb_read,

@@ -218,6 +218,7 @@ static void test_parse_garbage(void **st)
     char junk[10000];
     for (size_t k = 0; k < sizeof junk; k++)
         junk[k] = (char)(1 + rand() % 255);
+    junk[sizeof junk - 1] = 0;
     say(w, junk);
     say(w, "\n7\n");
     wait_for(&s, 1, 7);
