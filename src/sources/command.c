@@ -373,6 +373,7 @@ const jb_source_driver jb_src_command = {
     .is_power = true,
     .in_default = false,
     .scope = JB_SCOPE_WALL,
+    .family = "wall",
     .probe = cmd_probe,
     .open = cmd_open,
     .read = cmd_read,

@@ -282,6 +282,7 @@ const jb_source_driver jb_src_hwmon = {
     .is_power = true,
     .in_default = true,
     .scope = JB_SCOPE_COMPONENT,
+    .family = "hwmon",
     .probe = hwmon_probe,
     .open = hwmon_open,
     .read = hwmon_read,

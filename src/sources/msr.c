@@ -429,6 +429,7 @@ const jb_source_driver jb_src_msr = {
     .is_power = true,
     .in_default = true,
     .scope = JB_SCOPE_COMPONENT,
+    .family = "cpu",
     .probe = msr_probe,
     .open = msr_open,
     .read = msr_read_values,

@@ -293,6 +293,7 @@ const jb_source_driver jb_src_perf = {
     .is_power = true,
     .in_default = true,
     .scope = JB_SCOPE_COMPONENT,
+    .family = "cpu",
     .probe = perf_probe,
     .open = perf_open,
     .read = perf_read,

@@ -234,6 +234,7 @@ static int proc_read(void *state, int64_t now_ns, double *v, uint8_t *ok)
     proc_state *s = state;
     (void)now_ns;
     int live = s->target > 0 ? walk(s) : 0;
+    settle_dead(s);
     double cpu = s->dead_cpu, rss = 0;
     unsigned long long rd = s->dead_rd, wr = s->dead_wr;
     for (int i = 0; i < s->n; i++)
@@ -243,7 +244,6 @@ static int proc_read(void *state, int64_t now_ns, double *v, uint8_t *ok)
             rd += s->e[i].rd;
             wr += s->e[i].wr;
         }
-    settle_dead(s);
     v[0] = cpu;
     v[1] = rss;
     v[2] = (double)rd;
