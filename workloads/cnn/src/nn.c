@@ -52,7 +52,7 @@ float cnn_randn(uint64_t *state)
 void cnn_set_threads(int t)
 {
     if (t < 1) t = 1;
-    openblas_set_num_threads(t);
+    openblas_set_num_threads(1); /* see par_sgemm */
 #ifdef _OPENMP
     omp_set_num_threads(t);
 #endif
@@ -381,6 +381,47 @@ void cnn_net_free(cnn_net *net)
     net_free_inner(net, 1);
 }
 
+/* ---- matrix products ------------------------------------------------------
+ * OpenBLAS runs single-threaded inside each of our OpenMP threads: the output
+ * C (M x N, row-major) is split into column blocks (or row blocks when N is
+ * small), each computed by one thread. No extra BLAS threads compete for the
+ * cores, and no reduction is split, so results do not depend on timing. */
+static void par_sgemm(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B,
+                      int ldb, float *C, int ldc)
+{
+    int T = 1;
+#ifdef _OPENMP
+    T = omp_get_max_threads();
+#endif
+    enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+    long work = (long)M * N * K;
+    if (T <= 1 || work < 200000) {
+        cblas_sgemm(CblasRowMajor, TA, TB, M, N, K, 1.0f, A, lda, B, ldb, 0.0f, C, ldc);
+        return;
+    }
+    int by_cols = N >= 64 * T || N >= M;
+#pragma omp parallel num_threads(T)
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        if (by_cols) {
+            int n0 = (int)((long)N * t / T), n1 = (int)((long)N * (t + 1) / T);
+            n0 = n0 / 16 * 16, n1 = t == T - 1 ? N : n1 / 16 * 16; /* aligned blocks */
+            if (n1 > n0)
+                cblas_sgemm(CblasRowMajor, TA, TB, M, n1 - n0, K, 1.0f, A, lda,
+                            tb ? B + (size_t)n0 * ldb : B + n0, ldb, 0.0f, C + n0, ldc);
+        } else {
+            int m0 = (int)((long)M * t / T), m1 = (int)((long)M * (t + 1) / T);
+            if (m1 > m0)
+                cblas_sgemm(CblasRowMajor, TA, TB, m1 - m0, N, K, 1.0f,
+                            ta ? A + m0 : A + (size_t)m0 * lda, lda, B, ldb, 0.0f,
+                            C + (size_t)m0 * ldc, ldc);
+        }
+    }
+}
+
 /* ---- convolution ------------------------------------------------------- */
 
 /* col[(c*k+ky)*k+kx][n][oy][ox] = in[c][n][oy*s-p+ky][ox*s-p+kx] (0 outside) */
@@ -479,8 +520,7 @@ static void conv_forward(cnn_layer *l, const float *in, float *out, int n)
         im2col(l, in, l->col, n);
         col = l->col;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, l->out_c, P, K, 1.0f, l->W.w, K, col, P,
-                0.0f, out, P);
+    par_sgemm(0, 0, l->out_c, P, K, l->W.w, K, col, P, out, P);
     if (l->has_bias) add_bias(out, l->B.w, l->out_c, (size_t)P);
 }
 
@@ -491,14 +531,12 @@ static void conv_backward(cnn_layer *l, const float *in, const float *dout, floa
     int col_mode = conv_needs_col(l);
     const float *col = col_mode ? l->col : in;
     if (!l->W.frozen) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, l->out_c, K, P, 1.0f, dout, P, col, P,
-                    0.0f, l->W.g, K);
+        par_sgemm(0, 1, l->out_c, K, P, dout, P, col, P, l->W.g, K);
         if (l->has_bias) bias_grad(dout, l->B.g, l->out_c, (size_t)P);
     }
     if (!need_din) return;
     float *dcol = col_mode ? l->col : din;
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, P, l->out_c, 1.0f, l->W.w, K, dout, P,
-                0.0f, dcol, P);
+    par_sgemm(1, 0, K, P, l->out_c, l->W.w, K, dout, P, dcol, P);
     if (col_mode) col2im(l, dcol, din, n);
 }
 
@@ -733,8 +771,7 @@ static void flatten(const cnn_layer *l, const float *a, float *b, int n, int bac
 static void dense_forward(cnn_layer *l, const float *in, float *out, int n)
 {
     int ni = (int)in_size(l), no = l->out_c;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, no, n, ni, 1.0f, l->W.w, ni, in, n, 0.0f,
-                out, n);
+    par_sgemm(0, 0, no, n, ni, l->W.w, ni, in, n, out, n);
     add_bias(out, l->B.w, no, (size_t)n);
 }
 
@@ -743,13 +780,10 @@ static void dense_backward(cnn_layer *l, const float *in, const float *dout, flo
 {
     int ni = (int)in_size(l), no = l->out_c;
     if (!l->W.frozen) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, no, ni, n, 1.0f, dout, n, in, n, 0.0f,
-                    l->W.g, ni);
+        par_sgemm(0, 1, no, ni, n, dout, n, in, n, l->W.g, ni);
         bias_grad(dout, l->B.g, no, (size_t)n);
     }
-    if (need_din)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ni, n, no, 1.0f, l->W.w, ni, dout, n,
-                    0.0f, din, n);
+    if (need_din) par_sgemm(1, 0, ni, n, no, l->W.w, ni, dout, n, din, n);
 }
 
 static void dropout_forward(cnn_layer *l, const float *in, float *out, size_t sz, int train,
