@@ -9,7 +9,7 @@ BUILD ?= build
 PKGS := sqlite3 yaml-0.1 gsl libmodbus json-c
 DEBS := build-essential pkg-config libsqlite3-dev libyaml-dev libgsl-dev libmodbus-dev \
         libjson-c-dev libcmocka-dev libopenblas-dev libjpeg-dev libpng-dev bats sqlite3 \
-        python3 python3-numpy python3-scipy
+        python3 python3-numpy python3-scipy python3-pil
 
 WARN := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-format-truncation
 ifeq ($(CI),true)
