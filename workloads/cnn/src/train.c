@@ -28,7 +28,7 @@ void cnn_train_defaults(cnn_train_cfg *cfg)
     cfg->threads = 1;
     cfg->lr = 1e-3f;
     cfg->optimizer = CNN_ADAM;
-    cfg->seed = 123;
+    cfg->seed = 42;
     cfg->val_split = 0.2;
     cfg->out = stdout;
 }
