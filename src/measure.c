@@ -105,12 +105,64 @@ static bool has_exited(jb_workload *w)
            si.si_pid == w->pid;
 }
 
-/* Idle: started, ready after a delay, measured for a fixed window, stopped. */
+/* Receive time (monotonic) of the first event marker `name` of the run, or
+ * -1. The writer thread commits markers about once a second, so the window
+ * starts at the marker's receive time, not when it is seen here. */
+static int64_t ready_marker_mono(jb_store *st, int64_t run_id, const char *name)
+{
+    sqlite3_stmt *q;
+    int64_t t = -1;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT recv_ns FROM marker WHERE run_id=? AND kind='event' AND "
+                           "name=? ORDER BY id LIMIT 1",
+                           -1, &q, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_int64(q, 1, run_id);
+    sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW) t = sqlite3_column_int64(q, 0) - jb_clock_offset_ns();
+    sqlite3_finalize(q);
+    return t;
+}
+
+/* Wait for the ready marker; the window start, or -1 (note filled). */
+static int64_t wait_ready_marker(jb_store *st, const jb_run_spec *rs, jb_workload *w,
+                                 jb_run_result *out)
+{
+    int64_t limit = rs->ready_timeout_ns > 0 ? rs->ready_timeout_ns : 600000000000LL;
+    for (;;) {
+        int64_t t = ready_marker_mono(st, out->run_id, rs->ready_marker);
+        if (t >= 0) return t > w->start_mono ? t : w->start_mono;
+        if (jb_workload_interrupted()) return -1;
+        if (has_exited(w) || jb_mono_ns() - w->start_mono > limit) break;
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+    }
+    /* The marker may have arrived just before the exit: look once more. */
+    int64_t t = ready_marker_mono(st, out->run_id, rs->ready_marker);
+    if (t >= 0) return t;
+    snprintf(out->note, sizeof out->note, "the idle command %s before sending the ready "
+             "marker '%s'", has_exited(w) ? "exited" : "timed out", rs->ready_marker);
+    return -1;
+}
+
+/* Idle: started, ready after a delay or a marker, measured for a fixed
+ * window, stopped. */
 static int64_t idle_window(jb_store *st, const jb_run_spec *rs, jb_sampler *smp,
                            jb_workload *w, jb_run_result *out)
 {
-    sleep_window(w->start_mono + rs->ready_delay_ns, w);
-    int64_t start = jb_mono_ns();
+    int64_t start;
+    if (rs->ready_marker) {
+        start = wait_ready_marker(st, rs, w, out);
+        if (start < 0) {
+            if (kill(-w->pid, SIGTERM) != 0) kill(w->pid, SIGTERM);
+            jb_workload_wait(w, 3000000000LL);
+            out->exit_code = w->term_signal ? 0 : w->exit_code;
+            return jb_mono_ns();
+        }
+    } else {
+        sleep_window(w->start_mono + rs->ready_delay_ns, w);
+        start = jb_mono_ns();
+    }
     set_start(st, out->run_id, start);
     sleep_window(start + rs->window_ns, w);
     int64_t end = jb_mono_ns();

@@ -45,6 +45,8 @@ typedef struct jb_run_spec {
     int64_t timeout_ns;     /* scenario: stop the command after this (0 = none) */
     int64_t window_ns;      /* baseline duration; with argv: idle window */
     int64_t ready_delay_ns; /* idle: wait this long after the start before the window */
+    const char *ready_marker; /* idle: or until the command sends event marker NAME */
+    int64_t ready_timeout_ns; /* ... giving up after this (0: 10 min); then the run fails */
     bool capture_stderr;    /* keep the tail of stderr in run.stderr_tail */
     bool new_process_group; /* so a timeout or stop reaches the whole tree */
 } jb_run_spec;
