@@ -151,7 +151,7 @@ static void print_results(const jb_measure_opts *o, jb_store *st, int64_t run_id
             json_object_object_add(j, "store", o->no_store ? NULL
                                                            : json_object_new_string(st->path));
             if (ar) json_object_object_add(j, "actions", jb_measure_actions_json(ar));
-            fprintf(f, "%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY));
+            fprintf(f, "%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
             json_object_put(j);
             close_out(f);
         }
