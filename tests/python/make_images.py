@@ -36,7 +36,7 @@ def main(argv):
             for y in range(img.size[1]):
                 for x in range(img.size[0]):
                     px[x, y] = tuple(rng.randrange(60, 160) for _ in range(3))
-            r = a.size // 4 + k * a.size // 16
+            r = a.size // 4 + (k % 3) * a.size // 16  # colour tells classes 3 apart
             cx, cy = rng.randrange(r, a.size - r), rng.randrange(r, a.size - r)
             ImageDraw.Draw(img).ellipse((cx - r, cy - r, cx + r, cy + r), fill=COLOURS[k % 5])
             ext = "png" if i % 2 == 0 else "jpg"
