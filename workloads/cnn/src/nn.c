@@ -14,6 +14,9 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
 
 #define BN_EPS 1e-5f
 #define BN_MOMENTUM 0.1f /* PyTorch convention: r = (1 - m) r + m batch */
@@ -55,6 +58,12 @@ void cnn_set_threads(int t)
     openblas_set_num_threads(1); /* see par_sgemm */
 #ifdef _OPENMP
     omp_set_num_threads(t);
+#endif
+#if defined(__SSE__)
+    /* flush denormals to zero in every thread: trained activations and
+     * gradients drift into denormal range, which is 10-100x slower */
+#pragma omp parallel
+    _mm_setcsr(_mm_getcsr() | 0x8040);
 #endif
 }
 
@@ -480,6 +489,13 @@ static void col2im(const cnn_layer *l, const float *col, float *din, int n)
                     if (iy < 0 || iy >= H) continue;
                     float *drow = dst + (size_t)iy * W;
                     const float *srow = src + (size_t)oy * OW;
+                    if (s == 1) {
+                        int lo = p - kx > 0 ? p - kx : 0, hi = W + p - kx < OW ? W + p - kx : OW;
+                        float *dd = drow - p + kx;
+                        for (int ox = lo; ox < hi; ox++)
+                            dd[ox] += srow[ox];
+                        continue;
+                    }
                     for (int ox = 0; ox < OW; ox++) {
                         int ix = ox * s - p + kx;
                         if (ix >= 0 && ix < W) drow[ix] += srow[ox];
@@ -701,6 +717,21 @@ static void maxpool_forward(cnn_layer *l, const float *in, float *out, int n)
         const float *src = in + (size_t)cb * H * W;
         float *dst = out + (size_t)cb * OH * OW;
         int32_t *am = l->argmax + (size_t)cb * OH * OW;
+        if (k == 2 && s == 2) { /* the common case, branch-light */
+            for (int oy = 0; oy < OH; oy++) {
+                const float *r0 = src + (size_t)(2 * oy) * W, *r1 = r0 + W;
+                for (int ox = 0; ox < OW; ox++) {
+                    int i0 = 2 * oy * W + 2 * ox, best = i0;
+                    float v = r0[2 * ox];
+                    if (r0[2 * ox + 1] > v) v = r0[2 * ox + 1], best = i0 + 1;
+                    if (r1[2 * ox] > v) v = r1[2 * ox], best = i0 + W;
+                    if (r1[2 * ox + 1] > v) v = r1[2 * ox + 1], best = i0 + W + 1;
+                    dst[oy * OW + ox] = v;
+                    am[oy * OW + ox] = best;
+                }
+            }
+            continue;
+        }
         for (int oy = 0; oy < OH; oy++)
             for (int ox = 0; ox < OW; ox++) {
                 int best = (oy * s) * W + ox * s;
@@ -820,13 +851,15 @@ void cnn_layer_forward(cnn_layer *l, const float *in, float *out, int n, int tra
         bn_forward(l, in, out, n, train);
         break;
     case CNN_RELU:
-        for (size_t i = 0; i < isz; i++)
-            out[i] = in[i] > 0 ? in[i] : 0.0f;
+    case CNN_RELU6: {
+        float hi = l->type == CNN_RELU6 ? 6.0f : INFINITY;
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < isz; i++) {
+            float v = in[i] > 0.0f ? in[i] : 0.0f;
+            out[i] = v < hi ? v : hi;
+        }
         break;
-    case CNN_RELU6:
-        for (size_t i = 0; i < isz; i++)
-            out[i] = in[i] > 0 ? (in[i] < 6 ? in[i] : 6.0f) : 0.0f;
-        break;
+    }
     case CNN_MAXPOOL:
         maxpool_forward(l, in, out, n);
         break;
@@ -876,13 +909,12 @@ void cnn_layer_backward(cnn_layer *l, const float *in, const float *out, const f
         break;
     default:
         if (!need_din) break;
-        if (l->type == CNN_RELU)
+        if (l->type == CNN_RELU || l->type == CNN_RELU6) {
+            float hi = l->type == CNN_RELU6 ? 6.0f : INFINITY;
+#pragma omp parallel for schedule(static)
             for (size_t i = 0; i < isz; i++)
-                din[i] = in[i] > 0 ? dout[i] : 0.0f;
-        else if (l->type == CNN_RELU6)
-            for (size_t i = 0; i < isz; i++)
-                din[i] = (in[i] > 0 && in[i] < 6) ? dout[i] : 0.0f;
-        else if (l->type == CNN_MAXPOOL)
+                din[i] = (in[i] > 0 && in[i] < hi) ? dout[i] : 0.0f;
+        } else if (l->type == CNN_MAXPOOL)
             maxpool_backward(l, dout, din, n);
         else if (l->type == CNN_GAP)
             gap_backward(l, dout, din, n);
