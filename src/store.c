@@ -51,7 +51,11 @@ static const char SCHEMA[] =
     "CREATE INDEX IF NOT EXISTS marker_by_run ON marker(run_id, t_ns);\n"
     "-- Datagrams that were not valid markers (kept with their text).\n"
     "CREATE TABLE IF NOT EXISTS bad_marker(id INTEGER PRIMARY KEY, run_id INTEGER,\n"
-    "  recv_ns INTEGER, reason TEXT, raw BLOB);\n";
+    "  recv_ns INTEGER, reason TEXT, raw BLOB);\n"
+    "-- Runs imported from OSCAR files: OSCAR's own energy, sum of the 1 s power\n"
+    "-- rows within [start, end] / 3600 (docs/oscar.md), and the rows summed.\n"
+    "CREATE TABLE IF NOT EXISTS oscar_run(run_id INTEGER PRIMARY KEY, energy_wh REAL,\n"
+    "  rows INTEGER, mean_w REAL, power_file TEXT, log_file TEXT, log_lines TEXT);\n";
 
 const char *jb_store_schema_sql(void) { return SCHEMA; }
 
