@@ -99,7 +99,7 @@ static void test_marker_placement(void **state)
                         g_ramp_start_real + 50000000LL,  /* begin b (back to back) */
                         g_ramp_start_real + 250000000LL, /* end b */
                         g_ramp_start_real + 250000000LL, /* begin c */
-                        g_ramp_start_real + 900000000LL};
+                        g_ramp_start_real + 2000000000LL};
     for (int i = 0; i < 6; i++) snprintf(t[i], sizeof t[i], "%lld", (long long)times[i]);
     char helper[512];
     snprintf(helper, sizeof helper, "%s/tests/helpers/mark_at",
@@ -124,11 +124,11 @@ static void test_marker_placement(void **state)
     double ea = action_energy(&st, rr.run_id, chan, "a");
     double eb = action_energy(&st, rr.run_id, chan, "b");
     double ec = action_energy(&st, rr.run_id, chan, "c");
-    print_message("a %.3f J (expect 50), b %.3f J (expect 200), c %.3f (expect 650)\n", ea, eb,
+    print_message("a %.3f J (expect 50), b %.3f J (expect 200), c %.3f (expect 1750)\n", ea, eb,
                   ec);
     assert_true(fabs(ea - 50.0) < 1.0);
     assert_true(fabs(eb - 200.0) < 1.0);
-    assert_true(fabs(ec - 650.0) < 1.0);
+    assert_true(fabs(ec - 1750.0) < 1.0);
     /* back-to-back actions covering the run add up to the run's energy */
     jb_run_summary *sum = malloc(sizeof *sum);
     assert_int_equal(jb_run_summarize(&st, rr.run_id, sum, &err), 0);
