@@ -141,7 +141,8 @@ static int build_rows(jb_actions_report *ar, const series_set *ss, int64_t run_s
             if (a->index < r->index_min) r->index_min = a->index;
             if (a->index > r->index_max) r->index_max = a->index;
             jb_index_row *x = &ar->idx[ar->nidx++];
-            snprintf(x->name, sizeof x->name, "%s", path);
+            snprintf(x->name, sizeof x->name, "%s", a->name);
+            snprintf(x->path, sizeof x->path, "%s", path);
             x->index = a->index;
             x->depth = a->depth;
             x->duration_s = dur;
@@ -269,7 +270,7 @@ void jb_measure_print_actions(FILE *f, const jb_actions_report *ar, bool per_ind
                 "s", "energy J", "cumulative J", "metrics");
         for (size_t i = 0; i < ar->nidx; i++) {
             const jb_index_row *x = &ar->idx[i];
-            fprintf(f, "  %-30s %6lld %10.3f %11.3f %13.3f ", x->name, (long long)x->index,
+            fprintf(f, "  %-30s %6lld %10.3f %11.3f %13.3f ", x->path, (long long)x->index,
                     x->duration_s, x->energy_j, x->cumulative_j);
             metric_cells(f, ar, NULL, true, x->index, x->action);
             fputc('\n', f);
@@ -335,6 +336,7 @@ json_object *jb_measure_actions_json(const jb_actions_report *ar)
         const jb_index_row *x = &ar->idx[i];
         json_object *j = json_object_new_object();
         json_object_object_add(j, "action", json_object_new_string(x->name));
+        json_object_object_add(j, "path", json_object_new_string(x->path));
         json_object_object_add(j, "index", json_object_new_int64(x->index));
         json_object_object_add(j, "duration_s", num(x->duration_s));
         json_object_object_add(j, "energy_j", ar->has_energy ? num(x->energy_j) : NULL);
@@ -356,7 +358,7 @@ void jb_measure_actions_csv(FILE *f, const jb_actions_report *ar)
 {
     fprintf(f, "\naction,index,duration_s,energy_j,cumulative_energy_j,estimated\n");
     for (size_t i = 0; i < ar->nidx; i++)
-        fprintf(f, "%s,%lld,%.6f,%.6f,%.6f,%d\n", ar->idx[i].name, (long long)ar->idx[i].index,
+        fprintf(f, "%s,%lld,%.6f,%.6f,%.6f,%d\n", ar->idx[i].path, (long long)ar->idx[i].index,
                 ar->idx[i].duration_s, ar->idx[i].energy_j, ar->idx[i].cumulative_j,
                 ar->estimated);
     for (size_t i = 0; i < ar->nrows; i++)

@@ -26,7 +26,10 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: joulebench measure [options] -- CMD [ARGS...]\n\n"
-            "Runs CMD (execvp, no shell) and measures the energy and resources it used.\n\n"
+            "Runs CMD (execvp, no shell) and measures the energy and resources it used.\n"
+            "CMD may send markers (begin/end of actions such as epochs, metrics such as\n"
+            "val_accuracy) through JOULEBENCH_SOCKET, set for it: with libjoulebench, the\n"
+            "python module or 'joulebench mark'. Energy and CPU are then shown per action.\n\n"
             "  -i, --interval DUR     sampling interval, 1ms..60s (default 100ms)\n"
             "  -s, --sources LIST     comma list of sources, or 'auto' (default): every usage\n"
             "                         source and every working power source; the estimator\n"

@@ -92,6 +92,7 @@ typedef struct jb_action_row {
 
 typedef struct jb_index_row {
     char name[68];
+    char path[160];
     int64_t index;
     int depth;
     double duration_s, energy_j, cumulative_j; /* cumulative: run start to its end */

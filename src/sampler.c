@@ -90,12 +90,15 @@ static double hist_pct(const hist *h, double p)
 }
 
 /* Read all sources under the lock and push one row; mono is the sample time. */
-static void take_sample(jb_sampler *s, int64_t mono)
+static void take_sample(jb_sampler *s, int64_t mono, bool scheduled)
 {
     pthread_mutex_lock(&s->read_lock);
     jb_meter_read(s->m, mono, s->scratch_v, s->scratch_ok);
-    if (s->last_sample_mono) hist_add(&s->intervals, (double)(mono - s->last_sample_mono) / 1e3);
-    s->last_sample_mono = mono;
+    /* The interval statistics are about the schedule: samples taken at run
+     * boundaries (sample_now) are not part of it. */
+    if (scheduled && s->last_sample_mono)
+        hist_add(&s->intervals, (double)(mono - s->last_sample_mono) / 1e3);
+    if (scheduled) s->last_sample_mono = mono;
     s->samples++;
     for (int i = 0; i < s->nch; i++) {
         if (!s->scratch_ok[i]) s->read_errors[i]++;
@@ -151,7 +154,7 @@ static void *sampler_main(void *arg)
         tick++;
         if (tick % s->sub == 0) {
             hist_add(&s->jitter, (double)(now - next) / 1e3);
-            take_sample(s, now);
+            take_sample(s, now, true);
         } else {
             poll_fast_sources(s, now);
         }
@@ -305,7 +308,7 @@ int jb_sampler_start(jb_sampler **out, jb_meter *m, jb_store *st, int64_t run_id
         free_sampler(s);
         return -1;
     }
-    take_sample(s, jb_mono_ns());
+    take_sample(s, jb_mono_ns(), false);
     if (pthread_create(&s->writer_thr, NULL, writer_main, s)) {
         free_sampler(s);
         return jb_errf(err, "cannot start the writer thread");
@@ -328,7 +331,7 @@ void jb_sampler_set_target(jb_sampler *s, pid_t pid)
     pthread_mutex_unlock(&s->read_lock);
 }
 
-void jb_sampler_sample_now(jb_sampler *s) { take_sample(s, jb_mono_ns()); }
+void jb_sampler_sample_now(jb_sampler *s) { take_sample(s, jb_mono_ns(), false); }
 
 double jb_sampler_latest(jb_sampler *s, int channel)
 {
@@ -343,7 +346,7 @@ int jb_sampler_stop(jb_sampler *s, jb_quality *q, jb_err *err)
 {
     /* The closing sample first, right after the run ended; then wake the
      * sampling thread out of its sleep (SIGURG, no-op handler) and join it. */
-    take_sample(s, jb_mono_ns());
+    take_sample(s, jb_mono_ns(), false);
     atomic_store(&s->stop, 1);
     pthread_kill(s->sampler_thr, SIGURG);
     pthread_join(s->sampler_thr, NULL);
