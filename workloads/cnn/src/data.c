@@ -251,7 +251,7 @@ static int list_dir(const char *path, int want_dirs, strlist *out, jb_err *err)
             sl_push(out, e->d_name);
     }
     closedir(d);
-    qsort(out->s, (size_t)out->n, sizeof(char *), cmp_str);
+    if (out->n) qsort(out->s, (size_t)out->n, sizeof(char *), cmp_str);
     return 0;
 }
 
@@ -280,7 +280,7 @@ static int scan(const char *root, strlist *classes, strlist *files, strlist *fil
         }
         sl_free(&f);
     }
-    qsort(all.s, (size_t)all.n, sizeof(char *), cmp_str);
+    if (all.n > 1) qsort(all.s, (size_t)all.n, sizeof(char *), cmp_str);
     for (int i = 0; i < all.n; i++) {
         sl_push(files, all.s[i]);
         char *slash = strchr(all.s[i], '/');
