@@ -97,15 +97,17 @@ static int64_t floor_s(int64_t t)
     return t / NS * NS;
 }
 
-/* True when every sample lies on a whole second, one second apart at most. */
+/* True when every sample lies on a whole second and they are 1 s apart
+ * (apart from gaps): a 1 Hz series as OSCAR's files hold them. */
 static bool whole_second_1hz(const jb_series *s)
 {
     if (s->n < 2) return false;
+    int64_t min_dt = INT64_MAX;
     for (size_t i = 0; i < s->n; i++) {
         if (s->t[i] % NS) return false;
-        if (i && s->t[i] - s->t[i - 1] != NS) return false;
+        if (i && s->t[i] - s->t[i - 1] < min_dt) min_dt = s->t[i] - s->t[i - 1];
     }
-    return true;
+    return min_dt == NS;
 }
 
 typedef struct headline {
