@@ -359,6 +359,49 @@ static void test_process_tree(void **st)
     jb_src_process.close(s);
 }
 
+/* Garbage, truncations and huge numbers in every /proc file the usage
+ * sources parse: they may report gaps, never crash or read out of bounds. */
+static void test_parsers_survive_garbage(void **st)
+{
+    tu_make_root("fuzz");
+    const char *files[] = {"/proc/stat", "/proc/meminfo", "/proc/diskstats", "/proc/net/dev"};
+    const char *seeds[] = {
+        "cpu  1 2 3 4 5 6 7 8 9 10\ncpu0 1 2 3 4 5 6 7 8 9 10\n",
+        "MemTotal: 100 kB\nMemAvailable: 50 kB\nSwapTotal: 1 kB\nSwapFree: 1 kB\n",
+        "   8 0 sda 1 2 3 4 5 6 7 8 9 10 11\n",
+        "h1\nh2\n eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n"};
+    const jb_source_driver *drv[] = {&jb_src_cpu, &jb_src_memory, &jb_src_disk, &jb_src_net,
+                                     &jb_src_estimate};
+    srand(11);
+    for (int round = 0; round < 400; round++) {
+        for (int f = 0; f < 4; f++) {
+            char buf[512];
+            size_t n = strlen(seeds[f]);
+            memcpy(buf, seeds[f], n + 1);
+            int muts = rand() % 6;
+            for (int k = 0; k < muts; k++) {
+                size_t at = (size_t)rand() % n;
+                buf[at] = (char)(rand() % 3 ? "0123456789 :\n-"[rand() % 15] : rand() % 256);
+            }
+            if (rand() % 4 == 0) buf[(size_t)rand() % (n + 1)] = 0; /* truncate */
+            if (rand() % 10 == 0) strcpy(buf, "cpu  99999999999999999999999999 1\n");
+            tu_put(files[f], buf);
+        }
+        for (size_t d = 0; d < JB_ARRAY_LEN(drv); d++) {
+            jb_source_env e = env_for(NULL, 0);
+            jb_channel_list ch = {0};
+            void *s = NULL;
+            jb_err err;
+            if (drv[d]->open(&e, &s, &ch, &err)) continue;
+            double v[JB_MAX_CHANNELS];
+            uint8_t ok[JB_MAX_CHANNELS];
+            drv[d]->read(s, 0, v, ok);
+            drv[d]->read(s, 0, v, ok);
+            drv[d]->close(s);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +415,7 @@ int main(void)
         cmocka_unit_test_teardown(test_rapl_unreadable_explained, teardown),
         cmocka_unit_test_teardown(test_estimate_model_and_label, teardown),
         cmocka_unit_test_teardown(test_process_tree, teardown),
+        cmocka_unit_test_teardown(test_parsers_survive_garbage, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
