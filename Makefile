@@ -36,7 +36,8 @@ TEST_HELPER_BIN := $(TEST_HELPERS:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 FAKE_NVML := $(BUILD)/tests/fake/libnvidia-ml.so.1
 CHECK_EXTRA += $(FAKE_NVML)
 
-.PHONY: all check unit e2e sanitize deps demo install clean format bench
+.PHONY: all check unit e2e sanitize deps demo install clean format bench deps-browser \
+        report-screenshot
 all: $(BUILD)/joulebench $(BUILD)/libjoulebench.a $(BUILD)/libjoulebench.so joulebench
 
 joulebench: $(BUILD)/joulebench
@@ -82,6 +83,17 @@ deps:
 	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	else echo "all Debian packages present"; fi
+
+deps-browser:
+	@$(MAKE) --no-print-directory deps DEBS="$(BROWSER_DEBS)"
+
+# The HTML report of a synthetic experiment, checked in headless Chromium,
+# as build/report.html and build/report.png.
+report-screenshot: all
+	@JB=$(BUILD)/joulebench tests/browser/make_store.sh $(BUILD)/report-demo.db
+	@$(BUILD)/joulebench report $(BUILD)/report-demo.db --html $(BUILD)/report.html \
+	  --target epoch:2 >/dev/null
+	@tests/browser/check_report.sh $(BUILD)/report.html $(BUILD)/report.png
 
 check: deps all $(UNIT_BIN) $(TEST_HELPER_BIN) $(CHECK_EXTRA)
 	@BUILD=$(BUILD) tests/run.sh
