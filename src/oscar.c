@@ -46,7 +46,7 @@ static int days_in_month(int y, int m)
 int jb_oscar_local_to_ns(const jb_oscar_tz *tz, int year, int mon, int day, int hour, int min,
                          int sec, int ms, int64_t *out)
 {
-    if (year < 1971 || year > 2999 || mon < 1 || mon > 12 || day < 1 ||
+    if (year < 1971 || year > 2200 || mon < 1 || mon > 12 || day < 1 ||
         day > days_in_month(year, mon) || hour < 0 || hour > 23 || min < 0 || min > 59 || sec < 0 ||
         sec > 59 || ms < 0 || ms > 999)
         return -1;
