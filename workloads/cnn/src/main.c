@@ -1,10 +1,13 @@
 /*
  * main.c — the jb-cnn command line: `synth` writes a synthetic ImageFolder
  * data set, `train` trains / evaluates a model with joulebench markers,
- * `bench` measures training and inference images/s on random data.
+ * `idle` loads data and model and waits (the idle phase of an experiment),
+ * `split` prints the split, `bench` measures training and inference images/s on random data.
  * Exit status: 0 ok, 2 usage error, 1 any other failure (message on stderr).
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +27,8 @@ static void usage(FILE *f)
           "               [--threads T] [--seed K] [--flip] [--val-split 0.2]\n"
           "               [--init-from base.ckpt [--freeze-backbone [--finetune-top N]]]\n"
           "               [--save out.ckpt]\n"
+          "  jb-cnn idle --data DIR [train options]   (load data and model, send the event\n"
+          "               marker 'ready', wait for SIGTERM/SIGINT, exit 0)\n"
           "  jb-cnn split --data DIR [--seed K] [--val-split 0.2]   (print the split)\n"
           "  jb-cnn bench [--model own|mobilenetv2] [--alpha 0.5] [--size 64] [--batch 32]\n"
           "               [--threads T] [--iters 20] [--freeze-backbone]\n"
@@ -147,7 +152,9 @@ static int parse_model(const char *opt, const char *v, cnn_model_kind *k)
     return 0;
 }
 
-static int cmd_train(int argc, char **argv)
+/* The options of train (and idle, which takes the same ones); 0 or the exit
+ * status of a usage error. */
+static int parse_train_args(const char *cmd, int argc, char **argv, cnn_train_cfg *cfg_out)
 {
     cnn_train_cfg cfg;
     cnn_train_defaults(&cfg);
@@ -197,22 +204,62 @@ static int cmd_train(int argc, char **argv)
         else if (!strcmp(a, "--save"))
             r = (cfg.save = NEXT()) ? 0 : bad(a, NULL, "a checkpoint path");
         else {
-            fprintf(stderr, "jb-cnn train: unknown option '%s'\n", a);
+            fprintf(stderr, "jb-cnn %s: unknown option '%s'\n", cmd, a);
             usage(stderr);
             return 2;
         }
         if (r < 0) return 2;
     }
     if (!cfg.data) {
-        fprintf(stderr, "jb-cnn train: --data DIR is required\n");
+        fprintf(stderr, "jb-cnn %s: --data DIR is required\n", cmd);
         return 2;
     }
     if (cfg.freeze_backbone && !cfg.init_from)
-        fprintf(stderr, "jb-cnn train: note: --freeze-backbone without --init-from freezes a "
-                        "randomly initialised backbone\n");
+        fprintf(stderr,
+                "jb-cnn %s: note: --freeze-backbone without --init-from freezes a "
+                "randomly initialised backbone\n",
+                cmd);
+    *cfg_out = cfg;
+    return 0;
+}
+
+static int cmd_train(int argc, char **argv)
+{
+    cnn_train_cfg cfg;
+    int rc = parse_train_args("train", argc, argv, &cfg);
+    if (rc) return rc;
     cnn_train_result res;
     jb_err err;
     if (cnn_train_run(&cfg, &res, &err) < 0) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+static sigset_t stop_signals;
+
+static void wait_for_stop_signal(void)
+{
+    int sig;
+    sigwait(&stop_signals, &sig);
+}
+
+/* `idle`: the trainer loaded and ready but doing nothing, for the idle phase
+ * of an experiment. SIGTERM and SIGINT are blocked from the start (so the
+ * OpenMP threads inherit the mask and one sent during loading is not lost)
+ * and taken with sigwait once ready; either one ends idle with status 0. */
+static int cmd_idle(int argc, char **argv)
+{
+    cnn_train_cfg cfg;
+    int rc = parse_train_args("idle", argc, argv, &cfg);
+    if (rc) return rc;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    jb_err err;
+    if (cnn_idle_run(&cfg, wait_for_stop_signal, &err) < 0) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
@@ -320,6 +367,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "synth")) return cmd_synth(argc - 2, argv + 2);
     if (!strcmp(argv[1], "train")) return cmd_train(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "idle")) return cmd_idle(argc - 2, argv + 2);
     if (!strcmp(argv[1], "split")) return cmd_split(argc - 2, argv + 2);
     if (!strcmp(argv[1], "bench")) return cmd_bench(argc - 2, argv + 2);
     fprintf(stderr, "jb-cnn: unknown command '%s'\n", argv[1]);

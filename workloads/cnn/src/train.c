@@ -268,6 +268,38 @@ int cnn_train_run(const cnn_train_cfg *cfg, cnn_train_result *res, jb_err *err)
     return rc;
 }
 
+/* Idle mode: everything train does before the first epoch (threads, data,
+ * model, checkpoint, buffers), then the event marker "ready", then wait()
+ * until the caller is told to stop. The idle phase of an experiment measures
+ * the trainer holding its data and model while doing nothing. */
+int cnn_idle_run(const cnn_train_cfg *cfg, void (*wait)(void), jb_err *err)
+{
+    FILE *o = cfg->out ? cfg->out : stdout;
+    if (cfg->batch < 1 || cfg->batch > 4096)
+        return jb_errf(err, "jb-cnn: --batch %d out of range (1..4096)", cfg->batch);
+    if (!(cfg->val_split >= 0 && cfg->val_split < 1))
+        return jb_errf(err, "jb-cnn: --val-split %g out of range [0, 1)", cfg->val_split);
+    cnn_set_threads(cfg->threads);
+    cnn_dataset ds;
+    if (cnn_dataset_load(&ds, cfg->data, cfg->size, cfg->seed, cfg->val_split, err) < 0) return -1;
+    cnn_model m;
+    if (setup_model(cfg, &m, ds.classes, err) < 0) {
+        cnn_dataset_free(&ds);
+        return -1;
+    }
+    fprintf(o,
+            "idle: %s holds %d images and %s (%zu parameters); ready, waiting for "
+            "SIGTERM or SIGINT\n",
+            cfg->data, ds.n, cnn_model_name(m.kind), cnn_param_count(&m.net));
+    fflush(o);
+    jb_event("ready");
+    wait();
+    fprintf(o, "idle: stopped\n");
+    cnn_model_free(&m);
+    cnn_dataset_free(&ds);
+    return 0;
+}
+
 int cnn_bench_run(const cnn_bench_cfg *cfg, double *train_ips, double *infer_ips, jb_err *err)
 {
     cnn_model m;

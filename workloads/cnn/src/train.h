@@ -35,6 +35,11 @@ typedef struct cnn_train_result {
 void cnn_train_defaults(cnn_train_cfg *cfg);
 int cnn_train_run(const cnn_train_cfg *cfg, cnn_train_result *res, jb_err *err);
 
+/* Idle mode: load the data and build the model as train would, send the
+ * event marker "ready", call wait() (which returns when the process is told
+ * to stop), free everything. */
+int cnn_idle_run(const cnn_train_cfg *cfg, void (*wait)(void), jb_err *err);
+
 /* Macro F1 over a classes x classes confusion matrix (rows = truth), with
  * F1 = 0 for a class that has no true or predicted sample (sklearn's
  * zero_division=0). */
