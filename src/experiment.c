@@ -436,12 +436,14 @@ static json_object *cooldown_until(runner *x, bool temperature)
         val = 0;
         ref = 0;
         within = true;
+        bool first = true;
         for (int c = 0; c < nc; c++) {
             if (!is_cool_channel(x, c, temperature) || !isfinite(now[c])) continue;
             double base = x->base_sum[c] / x->base_n[c];
             if (temperature) { /* every sensor back within tolerance */
                 within &= now[c] <= base * (1 + x->s->cooldown_tolerance / 100);
-                if (now[c] - base > val - ref || c == 0) val = now[c], ref = base;
+                if (first || now[c] - base > val - ref) val = now[c], ref = base; /* the worst */
+                first = false;
             } else { /* the headline total */
                 val += now[c];
                 ref += base;
