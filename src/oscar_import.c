@@ -331,28 +331,36 @@ static int add_experiment(import_ctx *cx, jb_err *err)
         cx->experiment_id = o->experiment_id;
         return 0;
     }
-    if (jb_store_exec(cx->st,
-                      "INSERT INTO host(hostname,cpu_model,jb_version,extra) VALUES("
-                      "'unknown (imported)','unknown','" JB_VERSION "','imported=oscar\n')",
-                      err))
-        return -1;
-    int64_t host = sqlite3_last_insert_rowid(cx->st->db);
-    jb_buf spec = {0};
+    /* the files go into host.extra; spec_text stays empty (it is not a spec) */
+    jb_buf extra = {0};
     const jb_oscar_files *ph[3] = {&o->scenario, &o->baseline, &o->idle};
-    jb_buf_printf(&spec, "# imported with joulebench import oscar\n");
+    jb_buf_printf(&extra, "imported=oscar\n");
     for (int i = 0; i < 3; i++)
         if (ph[i]->log)
-            jb_buf_printf(&spec, "%s: {log: %s, power: %s, hardware: %s}\n", phase_names[i],
-                          ph[i]->log, ph[i]->power ? ph[i]->power : "-",
+            jb_buf_printf(&extra, "%s_files=%s %s %s\n", phase_names[i], ph[i]->log,
+                          ph[i]->power ? ph[i]->power : "-",
                           ph[i]->hardware ? ph[i]->hardware : "-");
+    sqlite3_stmt *q;
+    int rc = sqlite3_prepare_v2(cx->st->db,
+                                "INSERT INTO host(hostname,cpu_model,jb_version,extra) "
+                                "VALUES('unknown (imported)','unknown',?,?)",
+                                -1, &q, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, JB_VERSION, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, extra.data, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(q) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    }
+    sqlite3_finalize(q);
+    jb_buf_free(&extra);
+    if (rc != SQLITE_OK) return jb_errf(err, "%s: %s", cx->st->path, sqlite3_errmsg(cx->st->db));
+    int64_t host = sqlite3_last_insert_rowid(cx->st->db);
     const char *name = o->name;
     if (!name) {
         const char *slash = strrchr(o->scenario.log, '/');
         name = slash ? slash + 1 : o->scenario.log;
     }
     cx->experiment_id =
-        jb_store_add_experiment(cx->st, host, name, o->scenario.log, spec.data, "import", err);
-    jb_buf_free(&spec);
+        jb_store_add_experiment(cx->st, host, name, o->scenario.log, NULL, "import", err);
     if (cx->experiment_id < 0) return -1;
     char sql[128];
     snprintf(sql, sizeof sql, "UPDATE experiment SET status='done' WHERE id=%lld",
