@@ -11,6 +11,10 @@ DEBS := build-essential pkg-config libsqlite3-dev libyaml-dev libgsl-dev libmodb
         libjson-c-dev libcmocka-dev libopenblas-dev libjpeg-dev libpng-dev bats sqlite3 \
         python3 python3-numpy python3-scipy python3-pil
 
+# Optional: the headless-browser test of the HTML report (skipped with a
+# reason when absent). `make deps-browser` installs it; CI does.
+BROWSER_DEBS := chromium
+
 WARN := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-format-truncation
 ifeq ($(CI),true)
 WARN += -Werror
