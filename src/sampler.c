@@ -93,7 +93,9 @@ static double hist_pct(const hist *h, double p)
 static void take_sample(jb_sampler *s, int64_t mono, bool scheduled)
 {
     pthread_mutex_lock(&s->read_lock);
+    jb_src_sample_begin(); /* cpu and estimate share one read of /proc/stat */
     jb_meter_read(s->m, mono, s->scratch_v, s->scratch_ok);
+    jb_src_sample_end();
     /* The interval statistics are about the schedule: samples taken at run
      * boundaries (sample_now) are not part of it. */
     if (scheduled && s->last_sample_mono)

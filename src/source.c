@@ -79,6 +79,58 @@ ssize_t jb_src_pread_all(int fd, char *buf, size_t cap)
     return (ssize_t)len;
 }
 
+/* Texts read during the current sample (thread-local: each sampling thread
+ * brackets its own samples). */
+typedef struct shared_text {
+    uint64_t gen;
+    const char *root, *path, *text;
+    size_t len;
+} shared_text;
+
+static _Thread_local uint64_t sample_gen;
+static _Thread_local bool in_sample;
+static _Thread_local shared_text shared[4];
+
+void jb_src_sample_begin(void)
+{
+    sample_gen++;
+    in_sample = true;
+}
+
+void jb_src_sample_end(void)
+{
+    in_sample = false;
+}
+
+static shared_text *shared_find(const char *root, const char *path)
+{
+    for (unsigned i = 0; i < JB_ARRAY_LEN(shared); i++)
+        if (shared[i].gen == sample_gen && !strcmp(shared[i].root, root) &&
+            !strcmp(shared[i].path, path))
+            return &shared[i];
+    return NULL;
+}
+
+ssize_t jb_src_pread_shared(int fd, const char *root, const char *path, char *buf, size_t cap)
+{
+    if (!in_sample || !cap) return jb_src_pread_all(fd, buf, cap);
+    shared_text *t = shared_find(root, path);
+    if (t) {
+        size_t n = t->len < cap - 1 ? t->len : cap - 1;
+        memcpy(buf, t->text, n);
+        buf[n] = 0;
+        return (ssize_t)n;
+    }
+    ssize_t n = jb_src_pread_all(fd, buf, cap);
+    if (n <= 0) return n;
+    for (unsigned i = 0; i < JB_ARRAY_LEN(shared); i++)
+        if (shared[i].gen != sample_gen) {
+            shared[i] = (shared_text){sample_gen, root, path, buf, (size_t)n};
+            break;
+        }
+    return n;
+}
+
 unsigned long long jb_parse_ull(const char **pp)
 {
     const char *p = *pp;

@@ -22,6 +22,7 @@ typedef struct cpu_times {
 
 typedef struct cpu_state {
     int fd;
+    const char *root;
     bool per_core;
     int ncores;
     cpu_times prev_all, prev_core[CPU_MAX_CORES];
@@ -46,15 +47,16 @@ static unsigned long long busy_of(const cpu_times *t)
     return t->user + t->nice + t->system + t->irq + t->softirq + t->steal;
 }
 
-/* Reads /proc/stat into all + per-core times; returns cores seen or -1. */
+/* Reads /proc/stat into all (and per-core times when cores is not NULL);
+ * returns cores seen or -1. */
 static int read_stat(cpu_state *s, cpu_times *all, cpu_times *cores)
 {
-    if (jb_src_pread_all(s->fd, s->buf, sizeof s->buf) <= 0) return -1;
+    if (jb_src_pread_shared(s->fd, s->root, "/proc/stat", s->buf, sizeof s->buf) <= 0) return -1;
     const char *p = s->buf;
     if (strncmp(p, "cpu ", 4)) return -1;
     p = parse_times(p + 4, all);
     int n = 0;
-    while (!strncmp(p, "cpu", 3) && p[3] >= '0' && p[3] <= '9' && n < CPU_MAX_CORES) {
+    while (cores && !strncmp(p, "cpu", 3) && p[3] >= '0' && p[3] <= '9' && n < CPU_MAX_CORES) {
         p += 3;
         jb_parse_ull(&p); /* core number */
         p = parse_times(p, &cores[n++]);
@@ -88,6 +90,7 @@ static int cpu_open(const jb_source_env *env, void **state, jb_channel_list *ch,
     }
     const char *pc = jb_source_opt_get(env, "cpu", "per_core");
     s->per_core = pc && strcmp(pc, "0") && strcmp(pc, "false");
+    s->root = env->root;
     s->ncores = read_stat(s, &s->prev_all, s->prev_core);
     if (s->ncores < 0) {
         close(s->fd);
@@ -112,7 +115,7 @@ static int cpu_read(void *state, int64_t now_ns, double *v, uint8_t *ok)
 {
     cpu_state *s = state;
     cpu_times all, cores[CPU_MAX_CORES];
-    int n = read_stat(s, &all, cores);
+    int n = read_stat(s, &all, s->per_core ? cores : NULL);
     int nch = 4 + (s->per_core ? s->ncores : 0);
     if (n < 0) {
         memset(ok, 0, (size_t)nch);

@@ -22,6 +22,7 @@
 
 typedef struct est_state {
     int stat_fd, mem_fd;
+    const char *root;
     double idle_w, max_w, dram_w_per_gib;
     unsigned long long prev_busy, prev_total;
     char buf[4096];
@@ -32,7 +33,8 @@ typedef struct est_state {
 
 static int read_busy_total(est_state *s, unsigned long long *busy, unsigned long long *total)
 {
-    if (jb_src_pread_all(s->stat_fd, s->buf, sizeof s->buf) <= 0) return -1;
+    if (jb_src_pread_shared(s->stat_fd, s->root, "/proc/stat", s->buf, sizeof s->buf) <= 0)
+        return -1;
     if (strncmp(s->buf, "cpu ", 4)) return -1;
     const char *p = s->buf + 4;
     unsigned long long f[8];
@@ -95,6 +97,7 @@ static int est_open(const jb_source_env *env, void **state, jb_channel_list *ch,
     est_state *s = calloc(1, sizeof *s);
     if (!s) return jb_errf(err, "estimate: out of memory");
     s->mem_fd = -1;
+    s->root = env->root;
     if (param(env, "idle_w", EST_DEFAULT_IDLE_W, &s->idle_w, err) ||
         param(env, "max_w", EST_DEFAULT_MAX_W, &s->max_w, err) ||
         param(env, "dram_w_per_gib", 0, &s->dram_w_per_gib, err)) {
@@ -134,7 +137,8 @@ static int est_open(const jb_source_env *env, void **state, jb_channel_list *ch,
 
 static double mem_used_gib(est_state *s)
 {
-    if (jb_src_pread_all(s->mem_fd, s->buf, sizeof s->buf) <= 0) return NAN;
+    if (jb_src_pread_shared(s->mem_fd, s->root, "/proc/meminfo", s->buf, sizeof s->buf) <= 0)
+        return NAN;
     unsigned long long total = 0, avail = 0;
     for (const char *p = s->buf; *p; p = jb_next_line(p)) {
         const char *q = strchr(p, ':');

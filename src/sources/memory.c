@@ -12,6 +12,7 @@
 
 typedef struct mem_state {
     int fd;
+    const char *root;
     char buf[8192];
 } mem_state;
 
@@ -64,6 +65,7 @@ static int mem_open(const jb_source_env *env, void **state, jb_channel_list *ch,
         free(s);
         return -1;
     }
+    s->root = env->root;
     jb_channel_add(ch, "memory/used", "B", JB_KIND_GAUGE, JB_ROLE_NONE, false);
     jb_channel_add(ch, "memory/available", "B", JB_KIND_GAUGE, JB_ROLE_NONE, false);
     jb_channel_add(ch, "memory/swap_used", "B", JB_KIND_GAUGE, JB_ROLE_NONE, false);
@@ -76,7 +78,7 @@ static int mem_read(void *state, int64_t now_ns, double *v, uint8_t *ok)
     mem_state *s = state;
     mem_values m;
     (void)now_ns;
-    if (jb_src_pread_all(s->fd, s->buf, sizeof s->buf) <= 0) {
+    if (jb_src_pread_shared(s->fd, s->root, "/proc/meminfo", s->buf, sizeof s->buf) <= 0) {
         memset(ok, 0, 3);
         return -1;
     }
