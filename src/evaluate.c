@@ -387,7 +387,8 @@ static int load_runs(jb_store *st, jb_eval *ev, jb_err *err)
                           : "SELECT r.id, r.variant, r.phase, r.rep, r.seq, r.status, r.start_ns, "
                             "r.end_ns, r.exit_code, r.interval_ns, r.controls, r.note, e.name "
                             "FROM run r JOIN experiment e ON e.id=r.experiment_id "
-                            "WHERE r.experiment_id=? ORDER BY r.seq, r.start_ns, r.id";
+                            "WHERE r.experiment_id=? AND r.phase <> 'pilot' "
+                            "ORDER BY r.seq, r.start_ns, r.id"; /* pilots only size auto durations */
     if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
         return jb_errf(err, "%s: reading runs: %s", st->path, sqlite3_errmsg(st->db));
     if (!all_measure) sqlite3_bind_int64(q, 1, ev->experiment_id);
