@@ -33,11 +33,21 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* Whole file from offset 0: a /proc seq file may answer in pieces, so read
+ * until a read returns 0, as any correct reader must. */
 static ssize_t reread(int fd)
 {
-    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-    buf[n > 0 ? n : 0] = 0;
-    return n;
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = pread(fd, buf + len, sizeof buf - 1 - len, (off_t)len);
+        if (n <= 0 || len + (size_t)n >= sizeof buf - 1) {
+            if (n > 0) len += (size_t)n;
+            break;
+        }
+        len += (size_t)n;
+    }
+    buf[len] = 0;
+    return (ssize_t)len;
 }
 
 static unsigned long long parse_ull(const char **pp)

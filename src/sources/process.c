@@ -95,7 +95,10 @@ static ssize_t read_kept(proc_state *s, pid_t pid, const char *name, int *fd, ch
         drop_fd(s, fd);
     }
     char rel[96], full[512];
-    snprintf(rel, sizeof rel, "/proc/%d/%s", (int)pid, name);
+    if (!strcmp(name, "children")) /* the main thread's */
+        snprintf(rel, sizeof rel, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+    else
+        snprintf(rel, sizeof rel, "/proc/%d/%s", (int)pid, name);
     jb_path(full, sizeof full, s->root, rel);
     int f = open(full, O_RDONLY | O_CLOEXEC);
     if (f < 0) return -1;
@@ -184,8 +187,7 @@ static void add_children(proc_state *s, proc_entry *e, int *qn)
 {
     char rel[64], full[512];
     if (e->nthreads == 1) {
-        snprintf(rel, sizeof rel, "task/%d/children", (int)e->pid);
-        if (read_kept(s, e->pid, rel, &e->fd_children, s->buf, sizeof s->buf) > 0)
+        if (read_kept(s, e->pid, "children", &e->fd_children, s->buf, sizeof s->buf) > 0)
             queue_pids(s, s->buf, qn);
         return;
     }
