@@ -2,8 +2,9 @@
 # bench/report/run.sh — times `joulebench report` on a store of 30 runs × 1 h ×
 # 10 Hz × 20 channels (21.6 M samples, built by gen.c, ~1 GB, kept out of git
 # under $BUILD/bench-report/) next to the equivalent pandas script
-# (report_pandas.py), in the same run; prints wall time and peak RSS
-# (/usr/bin/time -v) and checks that both give the same per-run energies.
+# (report_pandas.py), in the same run; prints wall time, CPU time (steadier on
+# a shared machine) and peak RSS (/usr/bin/time -v), and checks that both give
+# the same per-run energies.
 # Needs `make all`, python3-pandas, python3-scipy.
 # Usage: bench/report/run.sh [RUNS SECONDS HZ]   (default 30 3600 10)
 set -eu
@@ -33,14 +34,17 @@ measure() { # label, command...
     wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$out/$label.time")
     rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$out/$label.time")
     secs_=$(echo "$wall" | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')
-    printf '%-22s wall %8.2f s   peak RSS %8.1f MB\n' "$label" "$secs_" "$(echo "$rss" | awk '{print $1/1024}')"
-    eval "wall_$label=$secs_; rss_$label=$rss"
+    cpu=$(awk -F': ' '/User time|System time/ { s += $2 } END { print s }' "$out/$label.time")
+    printf '%-12s wall %8.2f s   CPU %8.2f s   peak RSS %8.1f MB\n' "$label" "$secs_" "$cpu" \
+        "$(echo "$rss" | awk '{print $1/1024}')"
+    eval "wall_$label=$secs_; cpu_$label=$cpu; rss_$label=$rss"
 }
 
 rm -rf "$out/csv"
 measure joulebench "$build/joulebench" report "$db" --csv "$out/csv"
 measure pandas /usr/bin/python3 bench/report/report_pandas.py "$db" "$out/pandas_runs.csv"
-awk -v a="$wall_pandas" -v b="$wall_joulebench" 'BEGIN { printf "speed-up: %.1fx (target >= 5x)\n", a / b }'
+awk -v a="$wall_pandas" -v b="$wall_joulebench" -v c="$cpu_pandas" -v d="$cpu_joulebench" \
+    'BEGIN { printf "speed-up: %.1fx wall, %.1fx CPU time (target >= 5x)\n", a / b, c / d }'
 awk -v r="$rss_joulebench" 'BEGIN { printf "joulebench peak RSS: %.0f MB (target < 1024 MB)\n", r / 1024 }'
 
 # Same per-run energies? (joulebench runs.csv vs the pandas CSV, by run id)
