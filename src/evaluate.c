@@ -6,6 +6,7 @@
  * The report writers only format what is here.
  */
 #include "evaluate.h"
+#include "oscar.h"
 
 #include <json-c/json.h>
 #include <math.h>
@@ -339,6 +340,17 @@ static int evaluate_run(jb_store *st, jb_eval *ev, jb_eval_run *r, jb_run_summar
     r->mean_power_w =
         rs->has_headline && rs->duration_s > 0 ? rs->headline_j / rs->duration_s : NAN;
     snprintf(r->headline, sizeof r->headline, "%s", rs->headline_desc);
+    /* Imported OSCAR runs keep OSCAR's own definition: E = Σ P / 3600 over the
+     * 1 s rows of the run, mean power = the mean of those rows. */
+    double oscar_wh;
+    int64_t oscar_rows;
+    if (jb_oscar_run_energy(st, r->id, &oscar_wh, &oscar_rows, NULL) == 1 && oscar_rows > 0) {
+        r->has_energy = true;
+        r->energy_j = oscar_wh * 3600.0;
+        r->mean_power_w = r->energy_j / (double)oscar_rows;
+        snprintf(r->headline, sizeof r->headline, "%s (OSCAR rule: sum of 1 s means / 3600)",
+                 rs->headline_desc);
+    }
     r->cpu_pct = NAN;
     r->mem_used_b = NAN;
     for (int c = 0; c < rs->nch; c++) {

@@ -91,3 +91,24 @@ import_all() {
     b=$(sqlite3 "$BATS_TEST_TMPDIR/r.db" "SELECT group_concat(energy_wh || '/' || rows) FROM oscar_run")
     [ "$a" = "$b" ]
 }
+
+@test "report on imported OSCAR data uses OSCAR's definitions exactly" {
+    import_all -q -o "$DB"
+    "$JB" report "$DB" --json > "$BATS_TEST_TMPDIR/r.json"
+    /usr/bin/python3 - "$BATS_TEST_TMPDIR/r.json" "$F/expected.txt" <<'PY'
+import json, sys
+rep = json.load(open(sys.argv[1]))
+exp = [l.split() for l in open(sys.argv[2]) if not l.startswith("#")]
+runs = sorted(rep["runs"], key=lambda r: r["id"])
+assert len(runs) == len(exp), (len(runs), len(exp))
+base = [float(e[4]) for e in exp if e[0] == "baseline"]
+mean_base_j = sum(base) / len(base)           # Σ P over 1 s rows = joules
+for r, e in zip(runs, exp):
+    assert r["phase"] == e[0], (r["phase"], e[0])
+    assert abs(r["energy_wh"] - float(e[5])) < 1e-9, (r["energy_wh"], e[5])
+    assert abs(r["energy_j"] - float(e[4])) < 1e-6
+    if e[0] == "scenario":                    # OSCAR form: E_run - mean(E_baseline)
+        assert abs(r["sie_oscar_j"] - (float(e[4]) - mean_base_j)) < 1e-6, r["sie_oscar_j"]
+print("ok")
+PY
+}
