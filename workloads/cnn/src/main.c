@@ -254,6 +254,10 @@ static int cmd_idle(int argc, char **argv)
     cnn_train_cfg cfg;
     int rc = parse_train_args("idle", argc, argv, &cfg);
     if (rc) return rc;
+    /* A background job of a non-interactive shell starts with SIGINT ignored,
+     * and an ignored signal is discarded, not queued for sigwait. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
