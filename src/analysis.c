@@ -85,15 +85,26 @@ double jb_series_at(const jb_series *s, int64_t t)
     return s->v[i] + f * (s->v[i + 1] - s->v[i]);
 }
 
+/* Trapezoid integral over [a,b]: whole segments use the samples themselves;
+ * only the two partial segments at the ends are interpolated. */
 static double trapezoid(const jb_series *s, int64_t a, int64_t b)
 {
     double area = 0;
     size_t i = seg_index(s, a);
     for (; i + 1 < s->n && s->t[i] < b; i++) {
-        int64_t x0 = s->t[i] > a ? s->t[i] : a;
-        int64_t x1 = s->t[i + 1] < b ? s->t[i + 1] : b;
+        int64_t t0 = s->t[i], t1 = s->t[i + 1];
+        int64_t x0 = t0 > a ? t0 : a;
+        int64_t x1 = t1 < b ? t1 : b;
         if (x1 <= x0) continue;
-        area += (jb_series_at(s, x0) + jb_series_at(s, x1)) / 2 * (double)(x1 - x0) / 1e9;
+        double v0 = s->v[i], v1 = s->v[i + 1];
+        if (x0 != t0 || x1 != t1) {
+            double slope = (v1 - v0) / (double)(t1 - t0);
+            double y0 = v0 + slope * (double)(x0 - t0);
+            double y1 = v0 + slope * (double)(x1 - t0);
+            v0 = y0;
+            v1 = y1;
+        }
+        area += (v0 + v1) / 2 * (double)(x1 - x0) / 1e9;
     }
     return area;
 }

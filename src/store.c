@@ -141,7 +141,11 @@ int jb_store_open(jb_store *st, const char *path, bool readonly, jb_err *err)
     if (readonly && access(path, R_OK) != 0)
         return jb_errf(err, "%s: cannot open store: no such readable file; give the path of a "
                             "store written by joulebench (-o FILE.db)", path);
-    if (sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+    /* A writable store is shared by the writer thread and the main thread
+     * (serialised by SQLite's mutex); a read-only one is used by one thread,
+     * so it skips the per-call locking (13 % of `report` time). */
+    flags |= readonly ? SQLITE_OPEN_NOMUTEX : SQLITE_OPEN_FULLMUTEX;
+    if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
         jb_errf(err, "%s: cannot open store: %s", path, sqlite3_errmsg(st->db));
         sqlite3_close(st->db);
         st->db = NULL;
