@@ -113,7 +113,7 @@ static shared_text *shared_find(const char *root, const char *path)
 
 ssize_t jb_src_pread_shared(int fd, const char *root, const char *path, char *buf, size_t cap)
 {
-    if (!in_sample || !cap) return jb_src_pread_all(fd, buf, cap);
+    if (!in_sample || !cap) return jb_src_pread_whole(fd, buf, cap);
     shared_text *t = shared_find(root, path);
     if (t) {
         size_t n = t->len < cap - 1 ? t->len : cap - 1;
@@ -121,13 +121,25 @@ ssize_t jb_src_pread_shared(int fd, const char *root, const char *path, char *bu
         buf[n] = 0;
         return (ssize_t)n;
     }
-    ssize_t n = jb_src_pread_all(fd, buf, cap);
+    ssize_t n = jb_src_pread_whole(fd, buf, cap);
     if (n <= 0) return n;
     for (unsigned i = 0; i < JB_ARRAY_LEN(shared); i++)
         if (shared[i].gen != sample_gen) {
             shared[i] = (shared_text){sample_gen, root, path, buf, (size_t)n};
             break;
         }
+    return n;
+}
+
+ssize_t jb_src_pread_whole(int fd, char *buf, size_t cap)
+{
+    if (!cap) return -1;
+    ssize_t n;
+    do n = pread(fd, buf, cap - 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) return -1;
+    if ((size_t)n == cap - 1) return jb_src_pread_all(fd, buf, cap); /* full: maybe more */
+    buf[n] = 0;
     return n;
 }
 

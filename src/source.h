@@ -121,12 +121,18 @@ const jb_source_driver *jb_source_find(const char *name);
  * it with pread on every sample (no allocation), parse numbers in place. */
 int jb_src_open_file(const jb_source_env *env, const char *path, jb_err *err);
 ssize_t jb_src_pread_all(int fd, char *buf, size_t cap);
+/* The same for files the kernel generates whole in one go (procfs
+ * single_open files: /proc/stat, /proc/meminfo, /proc/PID/stat|statm|io;
+ * regular files): a read that does not fill buf is the end, so the extra read
+ * that would only return 0 is skipped. Not for record-by-record files
+ * (/proc/diskstats, /proc/net/dev, children lists): they may answer short. */
+ssize_t jb_src_pread_whole(int fd, char *buf, size_t cap);
 /* One read of a file per sample, shared by the sources that parse it (cpu and
  * estimate both read /proc/stat). The sampler brackets each sample with
  * jb_src_sample_begin/end (per thread); inside, the first jb_src_pread_shared
  * of (root, path) reads fd into buf and later calls copy that text (the first
  * reader's buf must stay unchanged until the sample ends). Outside a sample
- * it is jb_src_pread_all. */
+ * it is jb_src_pread_whole (so: for files generated whole only). */
 void jb_src_sample_begin(void);
 void jb_src_sample_end(void);
 ssize_t jb_src_pread_shared(int fd, const char *root, const char *path, char *buf, size_t cap);

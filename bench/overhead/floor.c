@@ -33,10 +33,17 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Whole file from offset 0: a /proc seq file may answer in pieces, so read
- * until a read returns 0, as any correct reader must. */
-static ssize_t reread(int fd)
+/* Whole file from offset 0. /proc/stat and /proc/meminfo are generated whole,
+ * so one read that does not fill the buffer is all (whole = 1); diskstats and
+ * net/dev are generated line by line and may answer short, so read until a
+ * read returns 0, as any correct reader must (joulebench does the same). */
+static ssize_t reread(int fd, int whole)
 {
+    if (whole) {
+        ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+        buf[n > 0 ? n : 0] = 0;
+        return n;
+    }
     size_t len = 0;
     for (;;) {
         ssize_t n = pread(fd, buf + len, sizeof buf - 1 - len, (off_t)len);
@@ -160,7 +167,7 @@ int main(int argc, char **argv)
         int64_t now = mono_ns();
         if (n < MAX_SAMPLES) late[n++] = now - next;
         for (int i = 0; i < 4; i++)
-            if (reread(fd[i]) > 0) check += parse[i]();
+            if (reread(fd[i], i < 2) > 0) check += parse[i]();
         next += step;
         now = mono_ns();
         if (now > next) next += ((now - next) / step + 1) * step; /* skip missed deadlines */

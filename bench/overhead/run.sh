@@ -13,8 +13,10 @@
 #     ratios use (at 0.3 % of a core, 20 s are only 6 ticks).
 # Wake-up lateness (jitter) comes from joulebench's own run quality
 # (--json) and from floor.c.
-# Needs `make all`. Usage: bench/overhead/run.sh [SECONDS]
-#   env INTERVALS="100 10" (ms), WARMUP=2 (s), ROUNDS=1, BUILD=build
+# Needs `make all`. Usage: bench/overhead/run.sh [SECONDS]   (default 20)
+#   env INTERVALS="100 10" (ms), WARMUP=2 (s), ROUNDS=1, BUILD=build,
+#   SAMPLERS="floor usage noproc auto collectd psutil" (which rows to run),
+#   JB=path/to/joulebench (another build, e.g. for a before/after comparison)
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-build}
@@ -24,7 +26,9 @@ intervals=${INTERVALS:-100 10}
 rounds=${ROUNDS:-1}
 py=/usr/bin/python3
 cd "$top"
-jb="$top/$build/joulebench"
+jb=${JB:-$top/$build/joulebench}
+samplers=${SAMPLERS:-floor usage noproc auto collectd psutil}
+want() { case " $samplers " in *" $1 "*) return 0 ;; esac; return 1; }
 [ -x "$jb" ] || { echo "run 'make all' first ($jb missing)" >&2; exit 1; }
 tmp=$(mktemp -d)
 cleanup() { [ -z "${bgpid:-}" ] || kill "$bgpid" 2>/dev/null || true; rm -rf "$tmp"; }
@@ -97,6 +101,7 @@ run_psutil() {
     record psutil "$1" "- - -"
 }
 
+echo "joulebench: $jb"
 echo "machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(uname -r)"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)   window ${secs} s after ${warm} s warm-up, ${rounds} round(s)"
 : > "$tmp/results"
@@ -104,12 +109,12 @@ r=0
 while [ "$r" -lt "$rounds" ]; do
     r=$((r + 1))
     for iv in $intervals; do
-        run_floor "$iv"
-        run_jb "joulebench usage" "$iv" cpu,memory,disk,net,process
-        run_jb "joulebench usage -process" "$iv" cpu,memory,disk,net
-        run_jb "joulebench auto" "$iv" auto
-        [ "$have_collectd" = 0 ] || run_collectd "$iv"
-        [ "$have_psutil" = 0 ] || run_psutil "$iv"
+        ! want floor || run_floor "$iv"
+        ! want usage || run_jb "joulebench usage" "$iv" cpu,memory,disk,net,process
+        ! want noproc || run_jb "joulebench usage -process" "$iv" cpu,memory,disk,net
+        ! want auto || run_jb "joulebench auto" "$iv" auto
+        ! want collectd || [ "$have_collectd" = 0 ] || run_collectd "$iv"
+        ! want psutil || [ "$have_psutil" = 0 ] || run_psutil "$iv"
     done
 done
 echo "load average at end:   $(cut -d' ' -f1-3 /proc/loadavg)"

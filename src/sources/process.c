@@ -89,20 +89,21 @@ static void drop_fd(proc_state *s, int *fd)
  * budget allows) when it is not open yet or has gone stale. */
 static ssize_t read_kept(proc_state *s, pid_t pid, const char *name, int *fd, char *buf, size_t cap)
 {
+    bool children = !strcmp(name, "children"); /* a list, read record by record */
     if (*fd >= 0) {
-        ssize_t n = jb_src_pread_all(*fd, buf, cap);
+        ssize_t n = children ? jb_src_pread_all(*fd, buf, cap) : jb_src_pread_whole(*fd, buf, cap);
         if (!stale(s, *fd, n)) return n;
         drop_fd(s, fd);
     }
     char rel[96], full[512];
-    if (!strcmp(name, "children")) /* the main thread's */
+    if (children) /* the main thread's */
         snprintf(rel, sizeof rel, "/proc/%d/task/%d/children", (int)pid, (int)pid);
     else
         snprintf(rel, sizeof rel, "/proc/%d/%s", (int)pid, name);
     jb_path(full, sizeof full, s->root, rel);
     int f = open(full, O_RDONLY | O_CLOEXEC);
     if (f < 0) return -1;
-    ssize_t n = jb_src_pread_all(f, buf, cap);
+    ssize_t n = children ? jb_src_pread_all(f, buf, cap) : jb_src_pread_whole(f, buf, cap);
     if (n >= 0 && s->nfds < PROC_FD_BUDGET) {
         *fd = f;
         s->nfds++;

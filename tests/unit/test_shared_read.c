@@ -69,6 +69,43 @@ static void test_helper_reads_once_per_sample(void **st)
     close(a);
 }
 
+/* One read for a file generated whole; a full buffer falls back to reading
+ * on (and stops at the buffer's end); empty and unreadable files. */
+static void test_pread_whole(void **st)
+{
+    tu_put("/f", "0123456789\n");
+    tu_put("/empty", "");
+    jb_source_env e = {.root = tu_root};
+    jb_err err;
+    int fd = jb_src_open_file(&e, "/f", &err), ef = jb_src_open_file(&e, "/empty", &err);
+    char b[64], small[5];
+    assert_int_equal(jb_src_pread_whole(fd, b, sizeof b), 11);
+    assert_string_equal(b, "0123456789\n");
+    assert_int_equal(jb_src_pread_whole(fd, small, sizeof small), 4);
+    assert_string_equal(small, "0123");
+    assert_int_equal(jb_src_pread_whole(ef, b, sizeof b), 0);
+    assert_string_equal(b, "");
+    assert_int_equal(jb_src_pread_whole(fd, b, 0), -1);
+    close(fd);
+    close(ef);
+    assert_int_equal(jb_src_pread_whole(fd, b, sizeof b), -1);
+    /* the real /proc/stat in one read equals a read to the end */
+    int a = open("/proc/stat", O_RDONLY), c = open("/proc/stat", O_RDONLY);
+    static char x[65536], y[65536];
+    assert_true(jb_src_pread_whole(a, x, sizeof x) > 0);
+    assert_true(jb_src_pread_all(c, y, sizeof y) > 0);
+    assert_int_equal(strncmp(x, "cpu ", 4), 0);
+    int lx = 0, ly = 0; /* same lines; only counters differ */
+    for (char *p = x; *p; p++)
+        lx += *p == '\n';
+    for (char *p = y; *p; p++)
+        ly += *p == '\n';
+    assert_int_equal(lx, ly);
+    assert_int_equal(x[strlen(x) - 1], '\n');
+    close(a);
+    close(c);
+}
+
 /* cpu then estimate in one sample: both use the same /proc/stat text. */
 static void test_cpu_and_estimate_agree(void **st)
 {
@@ -105,6 +142,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_helper_reads_once_per_sample, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cpu_and_estimate_agree, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pread_whole, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
