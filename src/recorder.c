@@ -1,10 +1,24 @@
 /*
  * recorder.c — receives marker datagrams for `joulebench measure` / `run`
- * (recorder.h). One thread blocks in poll() on the socket and on an eventfd
- * used to stop it, takes datagrams in batches with recvmmsg, parses them and
+ * (recorder.h). One thread waits in ppoll() on the socket (or, while napping,
+ * only on the eventfd used to stop it), takes datagrams in batches with
+ * recvmmsg, parses them and
  * appends them to a queue guarded by a mutex; jb_recorder_drain() swaps the
  * queue out under the lock and calls back outside it, so the receive thread
  * is never held up by the store.
+ *
+ * Waking: a thread blocked on the socket makes every send wake it, which on
+ * the development VM is a cross-CPU wakeup costing the workload's send ~8-10
+ * us of its ~1.2 us total (bench/markers/README.md). So while markers flow at
+ * least one per NAP_MAX_US, the thread stops waiting on the socket and naps
+ * (NAP_MIN_US..NAP_MAX_US, sized from the observed rate so that about
+ * NAP_TARGET datagrams wait per nap): sends then wake nobody, and the thread
+ * wakes less often than once per marker. It blocks on the socket again when
+ * a drain finds the kernel queue near its cap (net.unix.max_dgram_qlen, 10
+ * here: a sender may be waiting for room), when markers come faster than a
+ * NAP_MIN_US nap could hold (the thread is kept busy anyway, as before), when
+ * they come sparser than one per NAP_MAX_US, or after IDLE_BLOCK_US without
+ * any, so a flood drains as fast as before and an idle recorder costs no CPU.
  *
  * Note on buffers: SO_RCVBUF is raised to 4 MiB as asked, but for AF_UNIX
  * datagrams the kernel limits the receive queue by count
@@ -23,13 +37,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #define BATCH 64
-#define DGRAM_BUF 1024 /* > JB_MARKER_MAX_LEN so over-long datagrams are seen as such */
+#define NAP_MIN_US 50      /* shortest nap while markers flow */
+#define NAP_MAX_US 500     /* longest nap while markers flow */
+#define NAP_TARGET 4       /* datagrams per nap aimed at: well under the kernel's cap */
+#define NAP_FULL 8         /* a drain this big: the queue may have been full, block */
+#define IDLE_BLOCK_US 1000 /* nothing for this long: block on the socket again */
+#define DGRAM_BUF 1024     /* > JB_MARKER_MAX_LEN so over-long datagrams are seen as such */
 
 typedef struct entry {
     bool bad;
@@ -111,11 +131,12 @@ static void take_datagram(jb_recorder *r, const char *buf, size_t len, int64_t r
     r->bad_kept++;
 }
 
-/* Receive until the socket is empty. */
-static void receive_all(jb_recorder *r)
+/* Receive until the socket is empty; returns how many datagrams came. */
+static int receive_all(jb_recorder *r)
 {
     struct mmsghdr msgs[BATCH];
     struct iovec iov[BATCH];
+    int total = 0;
     for (;;) {
         for (int i = 0; i < BATCH; i++) {
             iov[i] = (struct iovec){.iov_base = r->bufs[i], .iov_len = DGRAM_BUF};
@@ -123,7 +144,8 @@ static void receive_all(jb_recorder *r)
         }
         int n = recvmmsg(r->fd, msgs, BATCH, MSG_DONTWAIT, NULL);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;
+        if (n <= 0) return total;
+        total += n;
         int64_t now = jb_mono_ns() + jb_clock_offset_ns();
         pthread_mutex_lock(&r->lock);
         for (int i = 0; i < n; i++) {
@@ -135,17 +157,50 @@ static void receive_all(jb_recorder *r)
     }
 }
 
+/* The next nap, from how many datagrams the last drain took and how long
+ * since the drain before it (in both modes: a blocked thread is woken by the
+ * first datagram, so that gap is the time between datagrams). 0 means block
+ * on the socket. Naps are only taken while at least one datagram per nap is
+ * expected, so napping hardly ever wakes this thread more often than blocking
+ * would have (each wakeup, by a timer or by a send, costs this thread 10-30
+ * us of CPU on the development VM); when the queue was near its cap a sender
+ * may be waiting for room, so the thread blocks and is woken at once. */
+static int next_nap_us(int nap_us, int got, int64_t gap_ns, int *idle_us)
+{
+    if (got >= NAP_FULL) return 0;
+    if (got == 0) {
+        if (nap_us == 0) return 0;
+        *idle_us += nap_us;
+        if (*idle_us >= IDLE_BLOCK_US) return 0;
+        return nap_us * 2 < NAP_MAX_US ? nap_us * 2 : NAP_MAX_US;
+    }
+    *idle_us = 0;
+    int64_t per_us = gap_ns / 1000 / got; /* time between datagrams */
+    if (per_us > NAP_MAX_US) return 0;    /* sparse: a nap would mostly find nothing */
+    int64_t want = per_us * NAP_TARGET;
+    int64_t most = nap_us ? 2 * (int64_t)nap_us : NAP_MIN_US * 2; /* a burst may start */
+    if (want > most) want = most;
+    if (want > NAP_MAX_US) want = NAP_MAX_US;
+    return want < NAP_MIN_US ? 0 : (int)want; /* dense: this thread is kept busy anyway */
+}
+
 static void *receive_thread(void *arg)
 {
     jb_recorder *r = arg;
+    prctl(PR_SET_TIMERSLACK, 10000UL); /* naps of 50 us should not become 100 us */
+    int nap_us = 0, idle_us = 0;
+    int64_t last = jb_mono_ns();
     for (;;) {
-        struct pollfd p[2] = {{.fd = r->fd, .events = POLLIN}, {.fd = r->stopfd, .events = POLLIN}};
-        if (poll(p, 2, -1) < 0) {
-            if (errno == EINTR) continue;
-            break;
-        }
-        receive_all(r);
-        if (p[1].revents) break;
+        /* napping: watch only the stop eventfd, so a send does not wake this thread */
+        struct pollfd p[2] = {{.fd = r->stopfd, .events = POLLIN},
+                              {.fd = nap_us ? -1 : r->fd, .events = POLLIN}};
+        struct timespec nap = {.tv_nsec = (long)nap_us * 1000};
+        if (ppoll(p, 2, nap_us ? &nap : NULL, NULL) < 0 && errno != EINTR) break;
+        int64_t now = jb_mono_ns();
+        int got = receive_all(r);
+        if (p[0].revents) break;
+        nap_us = next_nap_us(nap_us, got, now - last, &idle_us);
+        if (got) last = now;
     }
     receive_all(r);
     return NULL;

@@ -3,7 +3,8 @@
  * client library (lib/joulebench.c) over a real unix datagram socket:
  * lifecycle, markers from another thread and a forked child, a flood of
  * 100 000 markers, malformed datagrams interleaved with valid ones, the cap on
- * kept bad texts, and the client's no-op and drop paths.
+ * kept bad texts, the client's no-op and drop paths, and the receive thread's
+ * napping: paced markers do not wake it once each, an idle recorder sleeps.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +12,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <time.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -310,6 +313,83 @@ static void test_fork_pid(void **state)
     jb_recorder_free(r);
 }
 
+/* Times the recorder's receive thread was scheduled so far: the third field
+ * of /proc/self/task/TID/schedstat, summed over the threads other than main
+ * (the only other thread while these tests run is the receive thread). */
+static unsigned long long recorder_wakeups(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    unsigned long long sum = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || atoi(e->d_name) == getpid()) continue;
+        char path[300];
+        snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        unsigned long long run_ns, wait_ns, slices;
+        if (fscanf(f, "%llu %llu %llu", &run_ns, &wait_ns, &slices) == 3) sum += slices;
+        fclose(f);
+    }
+    closedir(d);
+    return sum;
+}
+
+static void spin_us(int us)
+{
+    int64_t until = jb_mono_ns() + us * 1000LL;
+    while (jb_mono_ns() < until) {
+    }
+}
+
+static void test_paced_and_idle(void **state)
+{
+    if (access("/proc/self/task", R_OK)) skip();
+    setenv("JOULEBENCH_SEND_WAIT_US", "500000", 1); /* a loaded 2-core machine: see test_flood */
+    jb_recorder *r = start_and_point_client();
+    /* markers 20 us apart: the thread naps and takes several per wakeup */
+    enum { PACED = 4000, SPARSE = 100, BURSTS = 20, BURST = 40 };
+    unsigned long long w0 = recorder_wakeups();
+    for (int i = 0; i < PACED; i++) {
+        spin_us(20);
+        assert_int_equal(jb_metric("loss", i, 0.5), 0);
+    }
+    unsigned long long paced_wakeups = recorder_wakeups() - w0;
+    /* then sparser ones, and bursts longer than the kernel queue (10) into a nap */
+    for (int i = 0; i < SPARSE; i++) {
+        spin_us(300);
+        assert_int_equal(jb_event("sparse"), 0);
+    }
+    for (int b = 0; b < BURSTS; b++) {
+        spin_us(200);
+        for (int i = 0; i < BURST; i++)
+            assert_int_equal(jb_begin("burst", b * BURST + i), 0);
+    }
+    unsetenv("JOULEBENCH_SEND_WAIT_US");
+    /* idle: after at most IDLE_BLOCK_US of naps the thread blocks on the socket */
+    struct timespec settle = {.tv_nsec = 20000000}, idle = {.tv_nsec = 300000000};
+    nanosleep(&settle, NULL);
+    unsigned long long w1 = recorder_wakeups();
+    nanosleep(&idle, NULL);
+    unsigned long long idle_wakeups = recorder_wakeups() - w1;
+    jb_recorder_stop(r);
+    got g = {0};
+    jb_recorder_drain(r, on_ok, on_bad, &g);
+    print_message("paced: %d markers woke the recorder %llu times; idle 300 ms: %llu\n", PACED,
+                  paced_wakeups, idle_wakeups);
+    assert_int_equal(jb_dropped(), 0);
+    assert_int_equal(g.n, PACED + SPARSE + BURSTS * BURST);
+    for (size_t i = 0; i < PACED; i++)
+        assert_int_equal(g.m[i].index, (int64_t)i);
+    for (size_t i = 0; i < BURSTS * BURST; i++)
+        assert_int_equal(g.m[PACED + SPARSE + i].index, (int64_t)i);
+    assert_true(paced_wakeups < PACED / 2); /* blocking on the socket: about one per marker */
+    assert_true(idle_wakeups <= 3);         /* napping at 500 us: 600 */
+    free(g.m);
+    jb_recorder_free(r);
+}
+
 static void test_client_disabled(void **state)
 {
     unsetenv("JOULEBENCH_SOCKET");
@@ -351,15 +431,11 @@ static void test_client_drops_and_invalid(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lifecycle),
-        cmocka_unit_test(test_bad_tmpdir),
-        cmocka_unit_test(test_client_thread),
-        cmocka_unit_test(test_flood),
-        cmocka_unit_test(test_bad_interleaved),
-        cmocka_unit_test(test_bad_cap),
-        cmocka_unit_test(test_fork_pid),
-        cmocka_unit_test(test_client_disabled),
-        cmocka_unit_test(test_client_drops_and_invalid),
+        cmocka_unit_test(test_lifecycle),       cmocka_unit_test(test_bad_tmpdir),
+        cmocka_unit_test(test_client_thread),   cmocka_unit_test(test_flood),
+        cmocka_unit_test(test_bad_interleaved), cmocka_unit_test(test_bad_cap),
+        cmocka_unit_test(test_fork_pid),        cmocka_unit_test(test_paced_and_idle),
+        cmocka_unit_test(test_client_disabled), cmocka_unit_test(test_client_drops_and_invalid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
