@@ -205,6 +205,7 @@ jb_actions_report *jb_measure_actions(jb_store *st, const jb_run_summary *rs, jb
     ar->estimated = rs->headline_estimated;
     ar->has_energy = rs->has_headline;
     ar->cores = rs->cores;
+    ar->min_window_s = rs->min_window_s;
     ar->bad_markers = bad;
     if (bad) load_bad_markers(st, rs->run_id, ar);
     free_series(ss);
@@ -263,6 +264,9 @@ void jb_measure_print_actions(FILE *f, const jb_actions_report *ar, bool per_ind
                 share, r->cpu_pct);
         metric_cells(f, ar, r->name, false, 0, -1);
         if (r->open_at_end) fprintf(f, "  [%d closed at run end: no end marker]", r->open_at_end);
+        if (ar->min_window_s > 0 && r->duration_s / r->count < ar->min_window_s)
+            fprintf(f, "  [shorter than the meter's %.0f ms update period: not resolved]",
+                    ar->min_window_s * 1e3);
         fputc('\n', f);
     }
     if (per_index && ar->nidx) {
@@ -328,6 +332,10 @@ json_object *jb_measure_actions_json(const jb_actions_report *ar)
                                                : NULL);
         json_object_object_add(j, "cpu_pct", num(r->cpu_pct));
         json_object_object_add(j, "closed_at_run_end", json_object_new_int(r->open_at_end));
+        json_object_object_add(j, "shorter_than_meter_window",
+                               json_object_new_boolean(ar->min_window_s > 0 &&
+                                                       r->duration_s / r->count <
+                                                           ar->min_window_s));
         json_object_array_add(rows, j);
     }
     json_object_object_add(o, "rows", rows);

@@ -4,6 +4,7 @@
  */
 #include "analysis.h"
 
+#include <json-c/json.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,16 +189,29 @@ void jb_pick_headline(jb_run_summary *rs)
     rs->headline_estimated = false;
     rs->has_headline = false;
     rs->headline_desc[0] = 0;
+    rs->min_window_s = 0;
     for (int i = 0; i < rs->nch; i++) {
         jb_chan_summary *c = &rs->ch[i];
         if (!c->headline) continue;
         rs->has_headline = true;
+        if (c->min_window_s > rs->min_window_s) rs->min_window_s = c->min_window_s;
         rs->headline_j += c->energy_j;
         rs->headline_estimated |= c->estimated;
         size_t l = strlen(rs->headline_desc);
         snprintf(rs->headline_desc + l, sizeof rs->headline_desc - l, "%s%s", l ? " + " : "",
                  c->name);
     }
+}
+
+/* "min_window_ms" from a channel's meta JSON, in seconds (0 when absent). */
+static double meta_min_window_s(const char *meta)
+{
+    if (!meta || !*meta) return 0;
+    json_object *o = json_tokener_parse(meta), *v;
+    double w = 0;
+    if (o && json_object_object_get_ex(o, "min_window_ms", &v)) w = json_object_get_double(v) / 1e3;
+    if (o) json_object_put(o);
+    return w > 0 ? w : 0;
 }
 
 static int load_run_row(jb_store *st, int64_t run_id, jb_run_summary *rs, jb_err *err)
@@ -294,7 +308,8 @@ int jb_run_summarize(jb_store *st, int64_t run_id, jb_run_summary *rs, jb_err *e
     if (load_run_row(st, run_id, rs, err)) return -1;
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(st->db,
-                           "SELECT id, source, name, unit, kind, estimated, role, read_errors "
+                           "SELECT id, source, name, unit, kind, estimated, role, read_errors, "
+                           "meta "
                            "FROM channel WHERE run_id=? ORDER BY id",
                            -1, &q, NULL) != SQLITE_OK)
         return jb_errf(err, "%s: %s", st->path, sqlite3_errmsg(st->db));
@@ -310,6 +325,7 @@ int jb_run_summarize(jb_store *st, int64_t run_id, jb_run_summary *rs, jb_err *e
         c->estimated = sqlite3_column_int(q, 5);
         c->role = (jb_role)sqlite3_column_int(q, 6);
         c->read_errors = sqlite3_column_int64(q, 7);
+        c->min_window_s = meta_min_window_s(jb_col_text(q, 8));
         rs->nch++;
     }
     sqlite3_finalize(q);

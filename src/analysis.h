@@ -53,6 +53,7 @@ typedef struct jb_chan_summary {
     double delta;         /* counters: increase over the run */
     int64_t read_errors;
     size_t samples;
+    double min_window_s; /* meter update period from channel meta (0 = none) */
 } jb_chan_summary;
 
 typedef struct jb_run_summary {
@@ -68,6 +69,10 @@ typedef struct jb_run_summary {
     double headline_j;
     bool headline_estimated, has_headline;
     char headline_desc[256]; /* "rapl/package-0 + rapl/dram-0" */
+    /* The longest update period among the headline meters (channel meta
+     * "min_window_ms", e.g. NVML's energy counter): a window shorter than this
+     * cannot be resolved and is flagged. 0 when none is declared. */
+    double min_window_s;
     /* usage */
     double cpu_pct, cpu_user_pct, cpu_system_pct; /* system, % of all cores */
     double proc_cpu_s, proc_cpu_pct;              /* tree, % of all cores */

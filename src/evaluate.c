@@ -340,6 +340,7 @@ static int evaluate_run(jb_store *st, jb_eval *ev, jb_eval_run *r, jb_run_summar
     r->mean_power_w =
         rs->has_headline && rs->duration_s > 0 ? rs->headline_j / rs->duration_s : NAN;
     snprintf(r->headline, sizeof r->headline, "%s", rs->headline_desc);
+    r->min_window_s = rs->min_window_s;
     /* Imported OSCAR runs keep OSCAR's own definition: E = Σ P / 3600 over the
      * 1 s rows of the run, mean power = the mean of those rows. */
     double oscar_wh;
@@ -986,7 +987,8 @@ static void gather_controls(jb_eval *ev)
 
 static void run_warnings(jb_eval *ev)
 {
-    int failed = 0, noenergy = 0, shortw = 0;
+    int failed = 0, noenergy = 0, shortw = 0, meter_short = 0, meter_short_epochs = 0;
+    double meter_window = 0;
     char failed_list[512] = "";
     for (size_t i = 0; i < ev->nruns; i++) {
         const jb_eval_run *r = &ev->runs[i];
@@ -1003,7 +1005,18 @@ static void run_warnings(jb_eval *ev)
         if (r->estimated) ev->any_estimated = true;
         double iv = r->interval_ns > 0 ? r->interval_ns / 1e9 : 0.1;
         if (r->duration_s < 10 * iv || r->duration_s < 1) shortw++;
+        if (r->min_window_s > 0) {
+            if (r->duration_s < r->min_window_s) meter_short++;
+            for (size_t e = 0; e < r->nep; e++)
+                if (r->ep[e].duration_s < r->min_window_s) meter_short_epochs++;
+            if (r->min_window_s > meter_window) meter_window = r->min_window_s;
+        }
     }
+    if (meter_short || meter_short_epochs)
+        warn(ev,
+             "%d run(s) and %d epoch(s) are shorter than the energy meter's update period "
+             "(%.0f ms, e.g. NVML's energy counter): their energy is not resolved",
+             meter_short, meter_short_epochs, meter_window * 1e3);
     if (failed)
         warn(ev, "%d run(s) failed or aborted and are left out of the statistics: %s", failed,
              failed_list);

@@ -100,6 +100,7 @@ typedef struct jb_eval_run {
     char controls[2048]; /* run.controls JSON ("" when none) */
     char note[256];
     double interval_p95_ms;
+    double min_window_s; /* the energy meter's update period (channel meta), 0 = none */
 } jb_eval_run;
 
 /* One quantity of one group (energy, duration, ...). */

@@ -108,6 +108,7 @@ typedef struct jb_actions_report {
     double run_energy_j;
     bool estimated, has_energy;
     int cores;
+    double min_window_s; /* meter update period; shorter actions are flagged */
     uint64_t bad_markers;
     char bad_examples[3][128];
 } jb_actions_report;

@@ -97,6 +97,13 @@ int jb_run_print_quality_warnings(FILE *f, const jb_run_summary *rs)
         n++;
     }
     json_object_put(q);
+    if (rs->min_window_s > 0 && rs->duration_s < rs->min_window_s) {
+        fprintf(f, "joulebench: warning: the run (%.3f s) is shorter than the update period "
+                   "of the energy meter (%.0f ms): its energy is not resolved; measure longer "
+                   "runs\n",
+                rs->duration_s, rs->min_window_s * 1e3);
+        n++;
+    }
     for (int i = 0; i < rs->nch; i++)
         if (rs->ch[i].headline && rs->ch[i].estimated) {
             fprintf(f, "joulebench: note: energy is ESTIMATED from CPU utilisation (no power "

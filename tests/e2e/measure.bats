@@ -164,3 +164,17 @@ jq_py() { # jq_py FILE EXPR -> prints python expression over the parsed JSON j
     [[ "$output" == *"fix:"* ]]
     [[ "$output" == *"auto picks:"* ]]
 }
+
+@test "windows shorter than the meter's update period are flagged (fake NVML)" {
+    lib=$JB_TOP/${BUILD:-build}/tests/fake/libnvidia-ml.so.1
+    [ -f "$lib" ] || skip "fake NVML not built"
+    export FAKE_NVML_MODE=counter FAKE_NVML_POWER_W=150 JOULEBENCH_NVML_LIB=$lib
+    run "$JB" measure -s nvml -i 10ms --json $T/o.json -- sh -c "$JB mark begin tiny; $JB mark end tiny; sleep 0.05"
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"shorter than the update period of the energy meter (100 ms)"* ]]
+    [[ "$output" == *"shorter than the meter's 100 ms update period"* ]]
+    [ "$(jq_py $T/o.json 'j["actions"]["rows"][0]["shorter_than_meter_window"]')" = True ]
+    [ "$(jq_py $T/o.json 'j["headline"]["estimated"]')" = False ]
+    run "$JB" report "$JOULEBENCH_DB"
+    [[ "$output" == *"shorter than the energy meter's update period"* ]]
+}
