@@ -446,7 +446,7 @@ const jb_source_driver jb_src_nvsmi = {
     .description = "NVIDIA GPU power and usage from a streaming nvidia-smi child (when NVML "
                    "cannot be loaded, or to compare)",
     .is_power = true,
-    .in_default = false,
+    .in_default = true, /* auto takes it only when nvml (same family) is unusable */
     .scope = JB_SCOPE_COMPONENT,
     .family = "gpu",
     .probe = smi_probe,
