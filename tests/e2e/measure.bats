@@ -2,6 +2,8 @@
 # measure.bats — end-to-end tests of `joulebench measure`: what it reports
 # for real workloads, the store it leaves, bad input, and SIGINT.
 
+bats_require_minimum_version 1.5.0
+
 setup() {
     T=$(mktemp -d)
     export JOULEBENCH_DB=$T/j.db
