@@ -144,6 +144,7 @@ static void wake_handler(int sig) { (void)sig; }
 static void *sampler_main(void *arg)
 {
     jb_sampler *s = arg;
+    pthread_setname_np(pthread_self(), "jb-sampler"); /* for top, perf, bench/overhead */
     prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     int64_t next = jb_mono_ns() + s->step_ns;
     long tick = 0;
@@ -210,6 +211,7 @@ static void flush(jb_sampler *s)
 static void *writer_main(void *arg)
 {
     jb_sampler *s = arg;
+    pthread_setname_np(pthread_self(), "jb-writer");
     pthread_mutex_lock(&s->wlock);
     while (!atomic_load(&s->stop)) {
         struct timespec ts;

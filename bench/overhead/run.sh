@@ -11,8 +11,9 @@
 #   - the sum over its threads of /proc/PID/task/*/schedstat field 1
 #     (sum_exec_runtime, ns): the same CPU time at ns resolution, which the
 #     ratios use (at 0.3 % of a core, 20 s are only 6 ticks).
-# Wake-up lateness (jitter) comes from joulebench's own run quality
-# (--json) and from floor.c.
+# For joulebench the thread named jb-sampler (the sampling thread alone, no
+# store writer) is also shown. Wake-up lateness (jitter) comes from
+# joulebench's own run quality (--json) and from floor.c.
 # Needs `make all`. Usage: bench/overhead/run.sh [SECONDS]   (default 20)
 #   env INTERVALS="100 10" (ms), WARMUP=2 (s), ROUNDS=1, BUILD=build,
 #   SAMPLERS="floor usage noproc auto collectd psutil" (which rows to run),
@@ -47,23 +48,31 @@ now_ns() { date +%s%N; }
 stat_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
 sched_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 load1() { cut -d' ' -f1 /proc/loadavg; }
+# sum_exec_runtime (ns) of PID's thread named jb-sampler, or - if none.
+sampler_ns() {
+    for t in /proc/"$1"/task/*; do
+        [ "$(cat "$t/comm" 2>/dev/null)" = jb-sampler ] && { cut -d' ' -f1 "$t/schedstat"; return; }
+    done
+    echo -
+}
 
 # window NAME INTERVAL PID: sample PID's own CPU time over SECONDS after WARMUP;
 # appends a result line to $tmp/results (jitter filled in by the caller).
 window() {
     sleep "$warm"
-    t0=$(now_ns); k0=$(stat_ticks "$3"); s0=$(sched_ns "$3"); l0=$(load1)
+    t0=$(now_ns); k0=$(stat_ticks "$3"); s0=$(sched_ns "$3"); l0=$(load1); a0=$(sampler_ns "$3")
     sleep "$secs"
-    t1=$(now_ns); k1=$(stat_ticks "$3"); s1=$(sched_ns "$3"); l1=$(load1)
+    t1=$(now_ns); k1=$(stat_ticks "$3"); s1=$(sched_ns "$3"); l1=$(load1); a1=$(sampler_ns "$3")
     awk -v n="$1" -v iv="$2" -v t0="$t0" -v t1="$t1" -v k0="$k0" -v k1="$k1" -v s0="$s0" \
-        -v s1="$s1" -v hz="$ticks" -v l0="$l0" -v l1="$l1" 'BEGIN {
+        -v s1="$s1" -v hz="$ticks" -v l0="$l0" -v l1="$l1" -v a0="$a0" -v a1="$a1" 'BEGIN {
         w = (t1 - t0) / 1e9
-        printf "%s\t%s\t%.4f\t%.4f\t%.2f\t%.2f\n", n, iv, (k1 - k0) / hz / w * 100,
-            (s1 - s0) / 1e9 / w * 100, w, (l0 + l1) / 2 }' >> "$tmp/window"
+        th = (a0 == "-" || a1 == "-") ? "-" : sprintf("%.4f", (a1 - a0) / 1e9 / w * 100)
+        printf "%s\t%s\t%.4f\t%.4f\t%.2f\t%.2f\t%s\n", n, iv, (k1 - k0) / hz / w * 100,
+            (s1 - s0) / 1e9 / w * 100, w, (l0 + l1) / 2, th }' >> "$tmp/window"
 }
 record() { # NAME INTERVAL JITTER(p50 p99 max or "- - -")
-    tail -1 "$tmp/window" | awk -v j="$3" 'BEGIN { OFS = "\t" } { split(j, a, " ");
-        print $0, a[1], a[2], a[3] }' >> "$tmp/results"
+    tail -1 "$tmp/window" | awk -v j="$3" 'BEGIN { FS = OFS = "\t" } { split(j, a, " ");
+        print $1, $2, $3, $4, $5, $6, a[1], a[2], a[3], $7 }' >> "$tmp/results"
 }
 total=$((warm + secs + 1))
 

@@ -2,9 +2,10 @@
 """summary.py — turns bench/overhead/run.sh's result rows into one Markdown
 table: per interval and sampler, the median over rounds of its own CPU time as
 % of one core (schedstat ns and utime+stime ticks), the ratio to the floor
-(schedstat), the wake-up lateness where known, and the load average during
-the window. Input rows (tab-separated): name interval pct_ticks pct_sched
-wall_s load1 jitter_p50_us jitter_p99_us jitter_max_us.
+(schedstat), joulebench's sampling thread alone (jb-sampler), the wake-up
+lateness where known, and the load average during the window. Input rows
+(tab-separated): name interval pct_ticks pct_sched wall_s load1
+jitter_p50_us jitter_p99_us jitter_max_us [pct_sampler_thread].
 """
 import statistics
 import sys
@@ -25,7 +26,9 @@ def main():
     with open(sys.argv[1]) as f:
         for line in f:
             p = line.rstrip("\n").split("\t")
-            if len(p) != 9:
+            if len(p) == 9:
+                p.append("-")
+            if len(p) != 10:
                 continue
             key = (int(p[1]), p[0])
             if key not in rows:
@@ -38,8 +41,9 @@ def main():
         return statistics.median(vals) if vals else None
 
     print("| interval | sampler | CPU % of one core (schedstat) | (utime+stime) "
-          "| × floor | jitter p50 / p99 / max µs | load avg | rounds |")
-    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+          "| × floor | sampling thread alone (× floor) | jitter p50 / p99 / max µs "
+          "| load avg | rounds |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for key in order:
         iv, name = key
         sched, tick = med(key, 1), med(key, 0)
@@ -50,9 +54,11 @@ def main():
             verdict = " ok" if ratio <= TARGET else " over"
         j = [med(key, i) for i in (4, 5, 6)]
         jit = " / ".join("%.0f" % x for x in j) if None not in j else "–"
-        print("| %d ms | %s | %.3f | %.2f | %s%s | %s | %.1f | %d |" % (
+        thr = med(key, 7)
+        thr_s = "%.3f (%.2f)" % (thr, thr / floor) if thr is not None and floor else "–"
+        print("| %d ms | %s | %.3f | %.2f | %s%s | %s | %s | %.1f | %d |" % (
             iv, name, sched, tick, "%.2f" % ratio if ratio is not None else "–", verdict,
-            jit, med(key, 3), len(rows[key])))
+            thr_s, jit, med(key, 3), len(rows[key])))
     print("\nTarget: joulebench ≤ %.2f × floor at each interval; jitter p99 ≤ 1000 µs "
           "at 10 ms on an idle machine." % TARGET)
 
