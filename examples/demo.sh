@@ -18,7 +18,7 @@
 #                  tf_flowers photos: DATA=/path/to/flower_photos SIZE=160 EPOCHS=10
 #   PRETRAIN_PER_CLASS=400 PRETRAIN_EPOCHS=8   the base checkpoint (cached)
 #   PHASE_S=5      length of a baseline / idle run in seconds (below REPS=30)
-#   DRY_RUN=1      stop after writing demo/flowers.yml and printing its plan
+#   DRY_RUN=1      prepare data and checkpoint, write demo/flowers.yml, print its plan, stop
 #   BUILD=build    where joulebench and jb-cnn are; DEMO=demo the output folder
 #   PYTHON=/usr/bin/python3   the interpreter checked for torch and PIL
 set -eu
@@ -44,7 +44,7 @@ T0=$(date +%s)
 
 # The one-screen summary, from `joulebench report --json` (report.json).
 summary() {
-    python3 - "$1" <<'PYEOF'
+    python3 - "$1" "$2" <<'PYEOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
 groups = d["groups"]
@@ -104,8 +104,8 @@ if acc.get("own_cnn") is not None and acc.get("own_cnn_pytorch") is not None:
         "comparable: within 3 points" if diff <= 3 else "NOT within 3 points"))
 nw = len(d.get("warnings", []))
 if nw:
-    print("\n%d warning(s) in the report (demo/report.txt lists them), e.g.: %s" % (
-        nw, d["warnings"][0]))
+    print("\n%d warning(s) in the report (%s lists them), e.g.: %s" % (
+        nw, sys.argv[2], d["warnings"][0]))
 PYEOF
 }
 
@@ -131,8 +131,9 @@ else
     FLOWERS=$DEMO/data/flowers-s$SIZE-n$PER_CLASS
     if [ ! -f "$FLOWERS/.done" ]; then
         rm -rf "$FLOWERS"
-        "$CNN" synth --out "$FLOWERS" --task flowers --per-class "$PER_CLASS" --size "$SIZE" \
-            --seed 42 | sed 's/^/   /'
+        out=$("$CNN" synth --out "$FLOWERS" --task flowers --per-class "$PER_CLASS" \
+            --size "$SIZE" --seed 42) || die "generating $FLOWERS failed (see above)"
+        echo "   $out"
         touch "$FLOWERS/.done"
     fi
     say "data: $FLOWERS (generated flowers, 5 classes x $PER_CLASS, ${SIZE}x$SIZE)"
@@ -142,11 +143,13 @@ BASE=$DEMO/data/mobilenetv2-a0.5-s$SIZE-n$PRETRAIN_PER_CLASS-e$PRETRAIN_EPOCHS.c
 if [ ! -f "$BASE" ]; then
     if [ ! -f "$PRE/.done" ]; then
         rm -rf "$PRE"
-        "$CNN" synth --out "$PRE" --task pretrain --per-class "$PRETRAIN_PER_CLASS" \
-            --size "$SIZE" --seed 7 | sed 's/^/   /'
+        out=$("$CNN" synth --out "$PRE" --task pretrain --per-class "$PRETRAIN_PER_CLASS" \
+            --size "$SIZE" --seed 7) || die "generating $PRE failed (see above)"
+        echo "   $out"
         touch "$PRE/.done"
     fi
     say "pretraining the MobileNetV2 base on another task (shapes), $PRETRAIN_EPOCHS epochs; cached as $BASE"
+    rm -f "$BASE.tmp"
     "$CNN" train --data "$PRE" --model mobilenetv2 --alpha 0.5 --size "$SIZE" \
         --epochs "$PRETRAIN_EPOCHS" --batch "$BATCH" --lr "$LR" --threads "$THREADS" --seed 7 \
         --save "$BASE.tmp" | grep --line-buffered -E '^(epoch|classification)' | sed 's/^/   /'
@@ -235,7 +238,7 @@ say "reports [$(elapsed)]"
 "$JB" report "$DB" --html "$DEMO/report.html" >/dev/null 2>&1 || die "joulebench report --html failed"
 "$JB" report "$DB" >"$DEMO/report.txt" 2>&1 || die "joulebench report failed"
 "$JB" report "$DB" --json >"$DEMO/report.json" 2>/dev/null || die "joulebench report --json failed"
-summary "$DEMO/report.json"
+summary "$DEMO/report.json" "$DEMO/report.txt"
 echo
 echo "full report: $DEMO/report.html (also $DEMO/report.txt, $DEMO/report.json); store: $DB"
 echo "demo took $(elapsed); load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
