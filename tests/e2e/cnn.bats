@@ -149,12 +149,12 @@ EOF
     run "$JB" run "$TMP/spec.yml" -o "$TMP/s.db"
     [ "$status" -eq 0 ]
     [ "$(q "SELECT status || ' ' || exit_code FROM run WHERE phase='idle'")" = "ok 0" ]
-    # The idle window starts at the ready marker (after loading) and lasts 1 s.
-    ready=$(q "SELECT m.t_ns FROM marker m JOIN run r ON m.run_id=r.id WHERE r.phase='idle' AND m.name='ready'")
+    # The idle window starts when the ready marker arrived (after loading) and lasts 1 s.
+    ready=$(q "SELECT m.recv_ns FROM marker m JOIN run r ON m.run_id=r.id WHERE r.phase='idle' AND m.name='ready'")
     [ -n "$ready" ]
     start=$(q "SELECT start_ns FROM run WHERE phase='idle'")
     dur=$(q "SELECT end_ns - start_ns FROM run WHERE phase='idle'")
-    [ "$(( start - ready < 0 ? ready - start : start - ready ))" -lt 5000000 ]   # within 5 ms
+    [ "$(( start - ready < 0 ? ready - start : start - ready ))" -lt 1000000 ]   # within 1 ms
     [ "$dur" -ge 900000000 ] && [ "$dur" -le 1100000000 ]
     [ "$(q "SELECT count(*) FROM marker m JOIN run r ON m.run_id=r.id WHERE r.phase='scenario' AND m.name='val_accuracy'")" -eq 1 ]
 }
