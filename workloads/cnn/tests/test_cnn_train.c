@@ -4,7 +4,8 @@
  * seconds, the same seed and thread count give identical numbers, the
  * markers arrive on a JOULEBENCH_SOCKET in the documented order, and the
  * transfer path (pretrain MobileNetV2 on another task, save, load the
- * backbone, freeze it, train a new head) runs and rejects a wrong checkpoint.
+ * backbone, freeze it, train a new head) runs and rejects a wrong checkpoint;
+ * idle mode loads, waits once, and fails before waiting on bad input.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -205,6 +206,34 @@ static void test_transfer(void **st)
     assert_non_null(strstr(err.msg, "model own"));
 }
 
+static int idle_waits;
+static void count_wait(void)
+{
+    idle_waits++;
+}
+
+/* Idle mode loads like train, then waits once; on bad input it fails before
+ * waiting, with the same messages as train. */
+static void test_idle(void **st)
+{
+    cnn_train_cfg c;
+    jb_err err;
+    char missing[400];
+    easy_cfg(&c);
+    idle_waits = 0;
+    if (cnn_idle_run(&c, count_wait, &err) < 0) fail_msg("%s", err.msg);
+    assert_int_equal(idle_waits, 1);
+    snprintf(missing, sizeof(missing), "%s/missing", dir);
+    c.data = missing;
+    assert_int_equal(cnn_idle_run(&c, count_wait, &err), -1);
+    assert_non_null(strstr(err.msg, missing));
+    c.data = easy;
+    c.batch = 0;
+    assert_int_equal(cnn_idle_run(&c, count_wait, &err), -1);
+    assert_non_null(strstr(err.msg, "--batch"));
+    assert_int_equal(idle_waits, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -212,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_same_seed_same_result),
         cmocka_unit_test(test_markers),
         cmocka_unit_test(test_transfer),
+        cmocka_unit_test(test_idle),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
