@@ -215,7 +215,10 @@ static double quality_p95(const char *qj, double *interval_ms, bool *read_errors
     *read_errors = false;
     if (!q) return NAN;
     if (json_object_object_get_ex(q, "interval_ms", &v)) *interval_ms = json_object_get_double(v);
-    if (json_object_object_get_ex(q, "interval_p95_ms", &v)) p95 = json_object_get_double(v);
+    /* null (or -1 in older stores): too few samples to know */
+    if (json_object_object_get_ex(q, "interval_p95_ms", &v) && !json_object_is_type(v, json_type_null))
+        p95 = json_object_get_double(v);
+    if (!(p95 > 0)) p95 = NAN;
     if (json_object_object_get_ex(q, "read_errors", &v) && json_object_is_type(v, json_type_object))
         *read_errors = json_object_object_length(v) > 0;
     json_object_put(q);

@@ -69,9 +69,15 @@ void jb_run_print_text(FILE *f, const jb_run_summary *rs, const char *command)
         if (json_object_object_get_ex(q, "interval_max_ms", &v)) mx = json_object_get_double(v);
         if (json_object_object_get_ex(q, "samples", &v)) n = json_object_get_int64(v);
         if (json_object_object_get_ex(q, "missed_deadlines", &v)) missed = json_object_get_int64(v);
-        fprintf(f, "  sampling            %lld samples at %.3g ms (actual p50 %.3f, p95 %.3f, "
-                   "max %.3f ms), %lld missed deadlines\n",
-                n, iv, p50, p95, mx, missed);
+        if (json_object_object_get_ex(q, "interval_p50_ms", &v) &&
+            !json_object_is_type(v, json_type_null))
+            fprintf(f, "  sampling            %lld samples at %.3g ms (actual p50 %.3f, p95 %.3f, "
+                       "max %.3f ms), %lld missed deadlines\n",
+                    n, iv, p50, p95, mx, missed);
+        else
+            fprintf(f, "  sampling            %lld samples at %.3g ms (run too short for interval "
+                       "statistics)\n",
+                    n, iv);
         json_object_put(q);
     }
     fputc('\n', f);

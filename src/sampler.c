@@ -368,10 +368,10 @@ int jb_sampler_stop(jb_sampler *s, jb_quality *q, jb_err *err)
         q->p50_ms = hist_pct(&s->intervals, 0.50) / 1e3;
         q->p95_ms = hist_pct(&s->intervals, 0.95) / 1e3;
         q->p99_ms = hist_pct(&s->intervals, 0.99) / 1e3;
-        q->max_ms = s->intervals.max_us / 1e3;
+        q->max_ms = s->intervals.n ? s->intervals.max_us / 1e3 : NAN;
         q->jitter_p50_us = hist_pct(&s->jitter, 0.50);
         q->jitter_p99_us = hist_pct(&s->jitter, 0.99);
-        q->jitter_max_us = s->jitter.max_us;
+        q->jitter_max_us = s->jitter.n ? s->jitter.max_us : NAN;
         memcpy(q->read_errors, s->read_errors, sizeof s->read_errors);
         if (s->rec) jb_recorder_counts(s->rec, &q->markers, &q->bad_markers);
     }
@@ -389,22 +389,31 @@ int jb_sampler_stop(jb_sampler *s, jb_quality *q, jb_err *err)
     return rc;
 }
 
+/* A finite number as JSON, or null (too few samples to know). */
+static void json_num(jb_buf *b, const char *key, double v, const char *fmt)
+{
+    jb_buf_printf(b, ",\"%s\":", key);
+    if (isfinite(v)) jb_buf_printf(b, fmt, v);
+    else jb_buf_printf(b, "null");
+}
+
 char *jb_quality_json(const jb_quality *q, const jb_meter *m)
 {
     jb_buf b = {0};
     jb_buf_printf(&b,
                   "{\"interval_ms\":%.3f,\"samples\":%llu,\"missed_deadlines\":%llu,"
-                  "\"ring_overflows\":%llu,\"interval_p50_ms\":%.4f,\"interval_p95_ms\":%.4f,"
-                  "\"interval_p99_ms\":%.4f,\"interval_max_ms\":%.4f,\"jitter_p50_us\":%.1f,"
-                  "\"jitter_p99_us\":%.1f,\"jitter_max_us\":%.1f,\"markers\":%llu,"
-                  "\"bad_markers\":%llu,\"read_errors\":{",
+                  "\"ring_overflows\":%llu,\"markers\":%llu,\"bad_markers\":%llu",
                   (double)q->interval_ns / 1e6, (unsigned long long)q->samples,
                   (unsigned long long)q->missed_deadlines, (unsigned long long)q->ring_overflows,
-                  isfinite(q->p50_ms) ? q->p50_ms : -1, isfinite(q->p95_ms) ? q->p95_ms : -1,
-                  isfinite(q->p99_ms) ? q->p99_ms : -1, q->max_ms,
-                  isfinite(q->jitter_p50_us) ? q->jitter_p50_us : -1,
-                  isfinite(q->jitter_p99_us) ? q->jitter_p99_us : -1, q->jitter_max_us,
                   (unsigned long long)q->markers, (unsigned long long)q->bad_markers);
+    json_num(&b, "interval_p50_ms", q->p50_ms, "%.4f");
+    json_num(&b, "interval_p95_ms", q->p95_ms, "%.4f");
+    json_num(&b, "interval_p99_ms", q->p99_ms, "%.4f");
+    json_num(&b, "interval_max_ms", q->max_ms, "%.4f");
+    json_num(&b, "jitter_p50_us", q->jitter_p50_us, "%.1f");
+    json_num(&b, "jitter_p99_us", q->jitter_p99_us, "%.1f");
+    json_num(&b, "jitter_max_us", q->jitter_max_us, "%.1f");
+    jb_buf_printf(&b, ",\"read_errors\":{");
     int first = 1;
     for (int c = 0; c < m->ch.n; c++)
         if (q->read_errors[c]) {

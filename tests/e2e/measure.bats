@@ -180,3 +180,12 @@ jq_py() { # jq_py FILE EXPR -> prints python expression over the parsed JSON j
     run "$JB" report "$JOULEBENCH_DB"
     [[ "$output" == *"shorter than the energy meter's update period"* ]]
 }
+
+@test "a run too short for interval statistics stores null, not a fake number, and no poor-sampling warning" {
+    run "$JB" measure -- true
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"too short for interval statistics"* ]]
+    [ "$(sqlite3 $JOULEBENCH_DB "select json_type(quality,'$.interval_p95_ms') from run")" = null ]
+    run "$JB" report "$JOULEBENCH_DB"
+    [[ "$output" != *"poor sampling"* ]]
+}
