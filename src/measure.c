@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "recorder.h"
+#include "spec.h"
 #include "workload.h"
 
 static const char *default_store(const jb_measure_opts *o)
@@ -128,7 +129,7 @@ static int64_t ready_marker_mono(jb_store *st, int64_t run_id, const char *name)
 static int64_t wait_ready_marker(jb_store *st, const jb_run_spec *rs, jb_workload *w,
                                  jb_run_result *out)
 {
-    int64_t limit = rs->ready_timeout_ns > 0 ? rs->ready_timeout_ns : 600000000000LL;
+    int64_t limit = rs->ready_timeout_ns > 0 ? rs->ready_timeout_ns : JB_IDLE_READY_TIMEOUT_NS;
     for (;;) {
         int64_t t = ready_marker_mono(st, out->run_id, rs->ready_marker);
         if (t >= 0) return t > w->start_mono ? t : w->start_mono;

@@ -1457,7 +1457,7 @@ static run_time run_duration(const jb_spec *s, const jb_plan_run *r, const int64
             t.expected += s->idle_ready_delay_ns;
             t.upper = sat_add(t.upper, s->idle_ready_delay_ns);
         }
-        if (s->idle_ready == JB_READY_MARKER) t.upper = -1;
+        if (s->idle_ready == JB_READY_MARKER) t.upper = sat_add(t.upper, JB_IDLE_READY_TIMEOUT_NS);
         return t;
     }
     const jb_spec_variant *v = &s->variants[r->variant];
@@ -1615,5 +1615,6 @@ void jb_plan_describe(const jb_spec *s, const jb_plan_run *runs, size_t n,
     if (est->upper_ns >= 0)
         jb_buf_printf(out, "; at most %s\n", u);
     else
-        jb_buf_printf(out, "; no upper bound (set variant timeouts for one)\n");
+        jb_buf_printf(out, "; no upper bound (a variant has no timeout, or a duration is "
+                           "auto without one: set variant timeouts for a bound)\n");
 }

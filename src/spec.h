@@ -28,6 +28,8 @@
 #define JB_SPEC_INTERVAL_MAX_NS 60000000000LL /* 60 s */
 #define JB_SPEC_MAX_REPS 100000
 #define JB_SPEC_MAX_BYTES (1 << 20) /* a spec file larger than 1 MiB is refused */
+/* How long an idle run waits for its ready marker before it fails. */
+#define JB_IDLE_READY_TIMEOUT_NS 600000000000LL
 
 typedef enum {
     JB_ORDER_INTERLEAVED = 0, /* default: rounds of every phase and variant */
