@@ -847,11 +847,11 @@ static void blue_angel(jb_eval *ev, const jb_eval_opts *o, jb_eval_group *g)
 /* ---- comparisons ---- */
 
 static void compare_pair(jb_eval *ev, const jb_eval_group *a, const jb_eval_group *b,
-                         const char *key, const char *label, run_value f, const char *verb,
-                         const char *quantity)
+                         const char *key, const char *label, run_value f, int k,
+                         const char *verb, const char *quantity)
 {
     size_t na, nb;
-    double *xa = group_values(ev, a, f, 0, &na), *xb = group_values(ev, b, f, 0, &nb);
+    double *xa = group_values(ev, a, f, k, &na), *xb = group_values(ev, b, f, k, &nb);
     jb_eval_cmp *nc = realloc(ev->cmps, (ev->ncmps + 1) * sizeof *nc);
     if (!nc || !xa || !xb) {
         if (nc) ev->cmps = nc;
@@ -866,6 +866,8 @@ static void compare_pair(jb_eval *ev, const jb_eval_group *a, const jb_eval_grou
     snprintf(c->b, sizeof c->b, "%s", b->label);
     snprintf(c->key, sizeof c->key, "%s", key);
     snprintf(c->label, sizeof c->label, "%s", label);
+    snprintf(c->verb, sizeof c->verb, "%s", verb);
+    snprintf(c->quantity, sizeof c->quantity, "%s", quantity);
     c->p_holm = NAN;
     jb_err e;
     if (na < 2 || nb < 2) {
@@ -876,11 +878,29 @@ static void compare_pair(jb_eval *ev, const jb_eval_group *a, const jb_eval_grou
     } else {
         c->ok = true;
         snprintf(c->note, sizeof c->note, "%s", c->c.note);
-        (void)verb;
-        (void)quantity;
     }
     free(xa);
     free(xb);
+}
+
+/* The efficiency metrics (val_accuracy, ...) and metric per Wh, where both
+ * variants report the metric. */
+static void compare_metrics(jb_eval *ev, const jb_eval_group *a, const jb_eval_group *b)
+{
+    for (int k = 0; k < ev->nmetrics; k++) {
+        size_t na, nb;
+        double *xa = group_values(ev, a, v_metric, k, &na), *xb = group_values(ev, b, v_metric, k, &nb);
+        free(xa);
+        free(xb);
+        if (!na || !nb) continue;
+        const char *m = ev->metrics[k];
+        char key[96], label[128], qty[112];
+        compare_pair(ev, a, b, m, m, v_metric, k, "reached", m);
+        snprintf(key, sizeof key, "%s_per_wh", m);
+        snprintf(label, sizeof label, "%s per Wh", m);
+        snprintf(qty, sizeof qty, "%s per Wh", m);
+        compare_pair(ev, a, b, key, label, v_eff, k, "reached", qty);
+    }
 }
 
 static void sentences(jb_eval *ev)
@@ -900,12 +920,7 @@ static void sentences(jb_eval *ev)
     for (size_t i = 0; i < ev->ncmps; i++) {
         jb_eval_cmp *c = &ev->cmps[i];
         if (!c->ok || !(c->c.have & JB_CMP_RELDIFF)) continue;
-        bool time = !strcmp(c->key, "duration_s");
-        bool sie = !strcmp(c->key, "sie_power_wh");
-        jb_stats_sentence(c->sentence, sizeof c->sentence, c->b, c->a, time ? "took" : "used",
-                          time  ? "time"
-                          : sie ? "software-induced energy"
-                                : "energy",
+        jb_stats_sentence(c->sentence, sizeof c->sentence, c->b, c->a, c->verb, c->quantity,
                           &c->c.rel, c->p_holm);
     }
 }
@@ -929,11 +944,12 @@ static void comparisons(jb_eval *ev, const jb_eval_opts *o)
                     b = t;
                 }
             }
-            compare_pair(ev, a, b, "energy_wh", "energy (Wh)", v_energy, "used", "energy");
+            compare_pair(ev, a, b, "energy_wh", "energy (Wh)", v_energy, 0, "used", "energy");
             if (a->has_sie && b->has_sie)
                 compare_pair(ev, a, b, "sie_power_wh", "software-induced energy (Wh)", v_sie_p,
-                             "used", "software-induced energy");
-            compare_pair(ev, a, b, "duration_s", "duration (s)", v_duration, "took", "time");
+                             0, "used", "software-induced energy");
+            compare_pair(ev, a, b, "duration_s", "duration (s)", v_duration, 0, "took", "time");
+            compare_metrics(ev, a, b);
         }
     sentences(ev);
 }

@@ -147,6 +147,7 @@ typedef struct jb_eval_group {
 typedef struct jb_eval_cmp {
     char a[64], b[64]; /* b against reference a */
     char key[64], label[96];
+    char verb[16], quantity[96]; /* for the sentence: "used" "energy", "reached" "val_accuracy" */
     bool ok;
     jb_compare c;
     double p_holm;

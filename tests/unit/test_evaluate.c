@@ -221,8 +221,12 @@ static void test_group_numbers(void **state)
     /* failed run: left out and warned about */
     assert_int_equal(a->n_failed, 1);
     assert_true(has_warning(&ev, "failed or aborted"));
-    /* comparisons: energy, software-induced, duration for the one pair, Holm over 3 */
-    assert_int_equal(ev.ncmps, 3);
+    /* comparisons: energy, software-induced, duration, then the metric and the
+     * metric per Wh, for the one pair; Holm over all 5 */
+    assert_int_equal(ev.ncmps, 5);
+    assert_string_equal(ev.cmps[3].key, "acc");
+    assert_string_equal(ev.cmps[4].key, "acc_per_wh");
+    assert_non_null(strstr(ev.cmps[3].sentence, "reached"));
     const jb_eval_cmp *c = &ev.cmps[0];
     assert_string_equal(c->key, "energy_wh");
     assert_true(c->ok);
