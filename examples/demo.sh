@@ -16,7 +16,11 @@
 #   EPOCHS=8 SIZE=64 PER_CLASS=200 THREADS=2 BATCH=32 LR=0.001
 #   DATA=DIR       an ImageFolder to use instead of the generated set, e.g. the
 #                  tf_flowers photos: DATA=/path/to/flower_photos SIZE=160 EPOCHS=10
-#   PRETRAIN_PER_CLASS=400 PRETRAIN_EPOCHS=8   the base checkpoint (cached)
+#   PRETRAIN_PER_CLASS=600 PRETRAIN_EPOCHS=8 PRETRAIN_SIZE=32 PRETRAIN_LR=0.005
+#                  the base checkpoint (cached): 15 shape classes (5 shapes x any
+#                  colour / pale / dark), cosine learning rate; the transfer variant
+#                  runs at PRETRAIN_SIZE (its frozen batch-norm statistics are
+#                  those of that input size)
 #   PHASE_S=5      length of a baseline / idle run in seconds (below REPS=30)
 #   DRY_RUN=1      prepare data and checkpoint, write demo/flowers.yml, print its plan, stop
 #   BUILD=build    where joulebench and jb-cnn are; DEMO=demo the output folder
@@ -33,8 +37,11 @@ PER_CLASS=${PER_CLASS:-200}
 THREADS=${THREADS:-2}
 BATCH=${BATCH:-32}
 LR=${LR:-0.001}
-PRETRAIN_PER_CLASS=${PRETRAIN_PER_CLASS:-400}
+PRETRAIN_PER_CLASS=${PRETRAIN_PER_CLASS:-600}
 PRETRAIN_EPOCHS=${PRETRAIN_EPOCHS:-8}
+PRETRAIN_SIZE=${PRETRAIN_SIZE:-32}
+PRETRAIN_LR=${PRETRAIN_LR:-0.005}
+PRETRAIN_CLASSES=15
 PHASE_S=${PHASE_S:-5}
 DRY_RUN=${DRY_RUN:-0}
 PY=${PYTHON:-/usr/bin/python3}
@@ -115,7 +122,7 @@ elapsed() { echo "$(($(date +%s) - T0)) s"; }
 
 [ -x "$JB" ] && [ -x "$CNN" ] || die "$JB or $CNN missing: run 'make all' first (make demo does)"
 command -v python3 >/dev/null || die "python3 is needed for the spec and the summary (apt-get install python3)"
-for v in REPS EPOCHS SIZE PER_CLASS THREADS BATCH PRETRAIN_PER_CLASS PRETRAIN_EPOCHS PHASE_S; do
+for v in REPS EPOCHS SIZE PER_CLASS THREADS BATCH PRETRAIN_PER_CLASS PRETRAIN_EPOCHS PRETRAIN_SIZE PHASE_S; do
     eval "val=\$$v"
     case $val in '' | *[!0-9]* | 0*) die "$v=$val: expected a whole number >= 1" ;; esac
 done
@@ -138,21 +145,24 @@ else
     fi
     say "data: $FLOWERS (generated flowers, 5 classes x $PER_CLASS, ${SIZE}x$SIZE)"
 fi
-PRE=$DEMO/data/pretrain-s$SIZE-n$PRETRAIN_PER_CLASS
-BASE=$DEMO/data/mobilenetv2-a0.5-s$SIZE-n$PRETRAIN_PER_CLASS-e$PRETRAIN_EPOCHS.ckpt
+case $PRETRAIN_LR in '' | *[!0-9.eE-]*) die "PRETRAIN_LR=$PRETRAIN_LR: expected a number, e.g. 0.005" ;; esac
+PRE=$DEMO/data/pretrain-k$PRETRAIN_CLASSES-s$PRETRAIN_SIZE-n$PRETRAIN_PER_CLASS
+BASE=$DEMO/data/mobilenetv2-a0.5-k$PRETRAIN_CLASSES-s$PRETRAIN_SIZE-n$PRETRAIN_PER_CLASS-e$PRETRAIN_EPOCHS-lr$PRETRAIN_LR.ckpt
 if [ ! -f "$BASE" ]; then
     if [ ! -f "$PRE/.done" ]; then
         rm -rf "$PRE"
-        out=$("$CNN" synth --out "$PRE" --task pretrain --per-class "$PRETRAIN_PER_CLASS" \
-            --size "$SIZE" --seed 7) || die "generating $PRE failed (see above)"
+        out=$("$CNN" synth --out "$PRE" --task pretrain --classes "$PRETRAIN_CLASSES" \
+            --per-class "$PRETRAIN_PER_CLASS" --size "$PRETRAIN_SIZE" --seed 7) ||
+            die "generating $PRE failed (see above)"
         echo "   $out"
         touch "$PRE/.done"
     fi
-    say "pretraining the MobileNetV2 base on another task (shapes), $PRETRAIN_EPOCHS epochs; cached as $BASE"
+    say "pretraining the MobileNetV2 base on another task ($PRETRAIN_CLASSES shape classes, ${PRETRAIN_SIZE}x$PRETRAIN_SIZE), $PRETRAIN_EPOCHS epochs; cached as $BASE"
     rm -f "$BASE.tmp"
-    "$CNN" train --data "$PRE" --model mobilenetv2 --alpha 0.5 --size "$SIZE" \
-        --epochs "$PRETRAIN_EPOCHS" --batch "$BATCH" --lr "$LR" --threads "$THREADS" --seed 7 \
-        --save "$BASE.tmp" | grep --line-buffered -E '^(epoch|classification)' | sed 's/^/   /'
+    "$CNN" train --data "$PRE" --model mobilenetv2 --alpha 0.5 --size "$PRETRAIN_SIZE" \
+        --epochs "$PRETRAIN_EPOCHS" --batch "$BATCH" --lr "$PRETRAIN_LR" --cosine --flip \
+        --threads "$THREADS" --seed 7 --save "$BASE.tmp" |
+        grep --line-buffered -E '^(epoch|classification)' | sed 's/^/   /'
     [ -f "$BASE.tmp" ] || die "pretraining the base checkpoint failed (see above)"
     mv "$BASE.tmp" "$BASE"
 fi
@@ -165,7 +175,7 @@ if ! "$PY" -c 'import torch, PIL' 2>/dev/null; then
     say "own_cnn_pytorch SKIPPED: $PY cannot import torch and PIL (apt-get install python3-torch python3-pil)"
 fi
 SPEC=$DEMO/flowers.yml
-export FLOWERS BASE REPS EPOCHS SIZE THREADS BATCH LR HAVE_TORCH PHASE_S
+export FLOWERS BASE REPS EPOCHS SIZE THREADS BATCH LR HAVE_TORCH PHASE_S PRETRAIN_SIZE
 python3 - examples/flowers.yml "$SPEC" <<'PYEOF' || die "could not write $SPEC from examples/flowers.yml"
 # The template's values, replaced one by one; a value that is not found means
 # the template changed: stop rather than run a half-edited spec.
@@ -188,6 +198,9 @@ vals = {"size": e["SIZE"], "epochs": str(epochs), "threads": e["THREADS"], "batc
         "lr": e["LR"]}
 for opt, val in vals.items():
     sub(r'--%s,(\s*)"[^"]*"' % opt, r'--%s,\g<1>"%s"' % (opt, val), 3)
+# The transfer variant runs at the base checkpoint's input size.
+sub(r'(?m)(^  mobilenetv2_transfer:\n(?:    .*\n)*?.*--size,\s*)"[^"]*"',
+    r'\g<1>"%s"' % e["PRETRAIN_SIZE"])
 sub(r"(?m)^name: .*$", "name: flowers-demo")
 sub(r"\{epoch: \d+\}", "{epoch: %d}" % max(1, epochs // 2))
 sub(r"timeout: 60m", "timeout: 20m", 3)
@@ -204,7 +217,7 @@ if e["HAVE_TORCH"] != "1":
 head = "# GENERATED by examples/demo.sh from %s; edit that file, not this one.\n" % src
 open(dst, "w").write(head + text)
 PYEOF
-say "spec: $SPEC (from examples/flowers.yml: $REPS repetitions, $EPOCHS epochs, ${SIZE}x$SIZE, $THREADS threads, batch $BATCH, lr $LR)"
+say "spec: $SPEC (from examples/flowers.yml: $REPS repetitions, $EPOCHS epochs, ${SIZE}x$SIZE (transfer ${PRETRAIN_SIZE}x$PRETRAIN_SIZE), $THREADS threads, batch $BATCH, lr $LR)"
 
 if [ "$DRY_RUN" = 1 ]; then
     "$JB" run "$SPEC" --dry-run

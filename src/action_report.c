@@ -64,7 +64,8 @@ typedef struct series_set {
 static double window_energy(const series_set *ss, int64_t a, int64_t b)
 {
     double e = 0;
-    for (int i = 0; i < ss->n; i++) e += jb_series_energy(&ss->s[i], ss->kind[i], a, b, NULL);
+    for (int i = 0; i < ss->n; i++)
+        e += jb_series_energy(&ss->s[i], ss->kind[i], a, b, NULL);
     return e;
 }
 
@@ -104,7 +105,8 @@ static int load_series(jb_store *st, const jb_run_summary *rs, series_set *ss, j
 
 static void free_series(series_set *ss)
 {
-    for (int i = 0; i < ss->n; i++) jb_series_free(&ss->s[i]);
+    for (int i = 0; i < ss->n; i++)
+        jb_series_free(&ss->s[i]);
     if (ss->has_cpu) jb_series_free(&ss->cpu);
 }
 
@@ -152,17 +154,16 @@ static int build_rows(jb_actions_report *ar, const series_set *ss, int64_t run_s
         }
     }
     for (size_t i = 0; i < ar->nrows; i++)
-        ar->rows[i].cpu_pct = ar->rows[i].duration_s > 0
-                                  ? ar->rows[i].cpu_pct / ar->rows[i].duration_s
-                                  : NAN;
+        ar->rows[i].cpu_pct =
+            ar->rows[i].duration_s > 0 ? ar->rows[i].cpu_pct / ar->rows[i].duration_s : NAN;
     return 0;
 }
 
 static void load_bad_markers(jb_store *st, int64_t run_id, jb_actions_report *ar)
 {
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(st->db, "SELECT reason FROM bad_marker WHERE run_id=? ORDER BY id",
-                           -1, &q, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(st->db, "SELECT reason FROM bad_marker WHERE run_id=? ORDER BY id", -1,
+                           &q, NULL) != SQLITE_OK)
         return;
     sqlite3_bind_int64(q, 1, run_id);
     int k = 0;
@@ -175,7 +176,8 @@ static uint64_t bad_marker_count(const jb_run_summary *rs)
 {
     json_object *q = json_tokener_parse(rs->quality_json), *v;
     uint64_t n = 0;
-    if (q && json_object_object_get_ex(q, "bad_markers", &v)) n = (uint64_t)json_object_get_int64(v);
+    if (q && json_object_object_get_ex(q, "bad_markers", &v))
+        n = (uint64_t)json_object_get_int64(v);
     if (q) json_object_put(q);
     return n;
 }
@@ -283,7 +285,8 @@ void jb_measure_print_actions(FILE *f, const jb_actions_report *ar, bool per_ind
     for (size_t i = 0; i < ar->actions.nissues; i++)
         fprintf(f, "  marker issue: %s\n", ar->actions.issues[i].text);
     if (ar->bad_markers) {
-        fprintf(f, "  %llu malformed marker datagram(s) ignored", (unsigned long long)ar->bad_markers);
+        fprintf(f, "  %llu malformed marker datagram(s) ignored",
+                (unsigned long long)ar->bad_markers);
         for (int k = 0; k < 3 && ar->bad_examples[k][0]; k++)
             fprintf(f, "%s %s", k ? ";" : ", e.g.", ar->bad_examples[k]);
         fputc('\n', f);
@@ -327,15 +330,14 @@ json_object *jb_measure_actions_json(const jb_actions_report *ar)
         json_object_object_add(j, "energy_wh", ar->has_energy ? num(r->energy_j / 3600) : NULL);
         json_object_object_add(j, "mean_power_w",
                                ar->has_energy ? num(r->energy_j / r->duration_s) : NULL);
-        json_object_object_add(j, "share", ar->run_energy_j > 0
-                                               ? num(r->energy_j / ar->run_energy_j)
-                                               : NULL);
+        json_object_object_add(j, "share",
+                               ar->run_energy_j > 0 ? num(r->energy_j / ar->run_energy_j) : NULL);
         json_object_object_add(j, "cpu_pct", num(r->cpu_pct));
         json_object_object_add(j, "closed_at_run_end", json_object_new_int(r->open_at_end));
-        json_object_object_add(j, "shorter_than_meter_window",
-                               json_object_new_boolean(ar->min_window_s > 0 &&
-                                                       r->duration_s / r->count <
-                                                           ar->min_window_s));
+        json_object_object_add(
+            j, "shorter_than_meter_window",
+            json_object_new_boolean(ar->min_window_s > 0 &&
+                                    r->duration_s / r->count < ar->min_window_s));
         json_object_array_add(rows, j);
     }
     json_object_object_add(o, "rows", rows);
@@ -367,8 +369,7 @@ void jb_measure_actions_csv(FILE *f, const jb_actions_report *ar)
     fprintf(f, "\naction,index,duration_s,energy_j,cumulative_energy_j,estimated\n");
     for (size_t i = 0; i < ar->nidx; i++)
         fprintf(f, "%s,%lld,%.6f,%.6f,%.6f,%d\n", ar->idx[i].path, (long long)ar->idx[i].index,
-                ar->idx[i].duration_s, ar->idx[i].energy_j, ar->idx[i].cumulative_j,
-                ar->estimated);
+                ar->idx[i].duration_s, ar->idx[i].energy_j, ar->idx[i].cumulative_j, ar->estimated);
     for (size_t i = 0; i < ar->nrows; i++)
         if (!ar->rows[i].has_index)
             fprintf(f, "%s,,%.6f,%.6f,,%d\n", ar->rows[i].path, ar->rows[i].duration_s,

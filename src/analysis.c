@@ -70,8 +70,10 @@ static size_t seg_index(const jb_series *s, int64_t t)
     size_t lo = 0, hi = s->n;
     while (hi - lo > 1) {
         size_t mid = (lo + hi) / 2;
-        if (s->t[mid] <= t) lo = mid;
-        else hi = mid;
+        if (s->t[mid] <= t)
+            lo = mid;
+        else
+            hi = mid;
     }
     return lo;
 }
@@ -180,7 +182,8 @@ static int mark_family(jb_run_summary *rs, const char *family)
 
 void jb_pick_headline(jb_run_summary *rs)
 {
-    for (int i = 0; i < rs->nch; i++) rs->ch[i].headline = false;
+    for (int i = 0; i < rs->nch; i++)
+        rs->ch[i].headline = false;
     if (!mark_family(rs, "wall")) {
         int n = mark_family(rs, "cpu") + mark_family(rs, "gpu");
         if (!n && !mark_family(rs, "hwmon")) mark_family(rs, "estimate");
@@ -249,16 +252,26 @@ static int load_run_row(jb_store *st, int64_t run_id, jb_run_summary *rs, jb_err
 static void usage_from_channel(jb_run_summary *rs, const jb_chan_summary *c)
 {
     const char *n = c->name;
-    if (!strcmp(n, "cpu/total")) rs->cpu_pct = c->mean;
-    else if (!strcmp(n, "cpu/user")) rs->cpu_user_pct = c->mean;
-    else if (!strcmp(n, "cpu/system")) rs->cpu_system_pct = c->mean;
-    else if (!strcmp(n, "memory/used")) rs->mem_used_mean_b = c->mean;
-    else if (!strcmp(n, "disk/read")) rs->disk_read_b = c->delta;
-    else if (!strcmp(n, "disk/written")) rs->disk_written_b = c->delta;
-    else if (!strcmp(n, "net/received")) rs->net_rx_b = c->delta;
-    else if (!strcmp(n, "net/sent")) rs->net_tx_b = c->delta;
-    else if (!strcmp(n, "process/read")) rs->proc_read_b = c->delta;
-    else if (!strcmp(n, "process/written")) rs->proc_written_b = c->delta;
+    if (!strcmp(n, "cpu/total"))
+        rs->cpu_pct = c->mean;
+    else if (!strcmp(n, "cpu/user"))
+        rs->cpu_user_pct = c->mean;
+    else if (!strcmp(n, "cpu/system"))
+        rs->cpu_system_pct = c->mean;
+    else if (!strcmp(n, "memory/used"))
+        rs->mem_used_mean_b = c->mean;
+    else if (!strcmp(n, "disk/read"))
+        rs->disk_read_b = c->delta;
+    else if (!strcmp(n, "disk/written"))
+        rs->disk_written_b = c->delta;
+    else if (!strcmp(n, "net/received"))
+        rs->net_rx_b = c->delta;
+    else if (!strcmp(n, "net/sent"))
+        rs->net_tx_b = c->delta;
+    else if (!strcmp(n, "process/read"))
+        rs->proc_read_b = c->delta;
+    else if (!strcmp(n, "process/written"))
+        rs->proc_written_b = c->delta;
     else if (!strcmp(n, "process/rss")) {
         rs->rss_peak_b = c->peak;
         rs->rss_mean_b = c->mean;

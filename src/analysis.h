@@ -21,8 +21,8 @@ typedef struct jb_series {
     int64_t *t;
     double *v;
     size_t n;
-    int64_t gap_ns;  /* total time between samples that border a gap */
-    size_t gaps;     /* NULL samples */
+    int64_t gap_ns; /* total time between samples that border a gap */
+    size_t gaps;    /* NULL samples */
 } jb_series;
 
 /* Load the non-NULL samples of a channel in time order. */
@@ -47,10 +47,10 @@ typedef struct jb_chan_summary {
     jb_channel_kind kind;
     bool estimated;
     jb_role role;
-    bool headline;        /* part of the headline total */
-    double energy_j;      /* energy kinds */
-    double mean, peak;    /* W for energy kinds; the unit for gauges; rate for counters */
-    double delta;         /* counters: increase over the run */
+    bool headline;     /* part of the headline total */
+    double energy_j;   /* energy kinds */
+    double mean, peak; /* W for energy kinds; the unit for gauges; rate for counters */
+    double delta;      /* counters: increase over the run */
     int64_t read_errors;
     size_t samples;
     double min_window_s; /* meter update period from channel meta (0 = none) */

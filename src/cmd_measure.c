@@ -54,14 +54,19 @@ enum { OPT_NO_STORE = 256, OPT_JSON, OPT_CSV, OPT_ROOT, OPT_NAME, OPT_PER_INDEX 
 
 static int parse_args(int argc, char **argv, jb_measure_opts *o)
 {
-    static const struct option longs[] = {
-        {"interval", required_argument, 0, 'i'}, {"sources", required_argument, 0, 's'},
-        {"option", required_argument, 0, 'O'},   {"output", required_argument, 0, 'o'},
-        {"no-store", no_argument, 0, OPT_NO_STORE}, {"json", required_argument, 0, OPT_JSON},
-        {"csv", required_argument, 0, OPT_CSV},  {"root", required_argument, 0, OPT_ROOT},
-        {"name", required_argument, 0, OPT_NAME}, {"per-index", no_argument, 0, OPT_PER_INDEX},
-        {"quiet", no_argument, 0, 'q'},          {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option longs[] = {{"interval", required_argument, 0, 'i'},
+                                          {"sources", required_argument, 0, 's'},
+                                          {"option", required_argument, 0, 'O'},
+                                          {"output", required_argument, 0, 'o'},
+                                          {"no-store", no_argument, 0, OPT_NO_STORE},
+                                          {"json", required_argument, 0, OPT_JSON},
+                                          {"csv", required_argument, 0, OPT_CSV},
+                                          {"root", required_argument, 0, OPT_ROOT},
+                                          {"name", required_argument, 0, OPT_NAME},
+                                          {"per-index", no_argument, 0, OPT_PER_INDEX},
+                                          {"quiet", no_argument, 0, 'q'},
+                                          {"help", no_argument, 0, 'h'},
+                                          {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+i:s:O:o:qh", longs, NULL)) != -1) {
@@ -69,12 +74,16 @@ static int parse_args(int argc, char **argv, jb_measure_opts *o)
         case 'i':
             if (jb_parse_duration(optarg, &o->interval_ns) || o->interval_ns < 1000000 ||
                 o->interval_ns > 60000000000LL) {
-                fprintf(stderr, "joulebench measure: invalid interval '%s'; give 1ms..60s, "
-                                "e.g. -i 100ms\n", optarg);
+                fprintf(stderr,
+                        "joulebench measure: invalid interval '%s'; give 1ms..60s, "
+                        "e.g. -i 100ms\n",
+                        optarg);
                 return -1;
             }
             break;
-        case 's': o->sources = optarg; break;
+        case 's':
+            o->sources = optarg;
+            break;
         case 'O': {
             char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg || o->nopts >= (int)JB_ARRAY_LEN(o->opts)) {
@@ -87,15 +96,33 @@ static int parse_args(int argc, char **argv, jb_measure_opts *o)
             o->opts[o->nopts++].value = eq + 1;
             break;
         }
-        case 'o': o->store_path = optarg; break;
-        case OPT_NO_STORE: o->no_store = true; break;
-        case OPT_JSON: o->json_path = optarg; break;
-        case OPT_CSV: o->csv_path = optarg; break;
-        case OPT_ROOT: o->root = optarg; break;
-        case OPT_NAME: o->name = optarg; break;
-        case OPT_PER_INDEX: o->per_index = true; break;
-        case 'q': o->quiet = true; break;
-        case 'h': usage(stdout); return 1;
+        case 'o':
+            o->store_path = optarg;
+            break;
+        case OPT_NO_STORE:
+            o->no_store = true;
+            break;
+        case OPT_JSON:
+            o->json_path = optarg;
+            break;
+        case OPT_CSV:
+            o->csv_path = optarg;
+            break;
+        case OPT_ROOT:
+            o->root = optarg;
+            break;
+        case OPT_NAME:
+            o->name = optarg;
+            break;
+        case OPT_PER_INDEX:
+            o->per_index = true;
+            break;
+        case 'q':
+            o->quiet = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 1;
         default:
             fprintf(stderr, "joulebench measure: see 'joulebench measure --help'\n");
             return -1;
@@ -121,8 +148,10 @@ static FILE *open_out(const char *path)
 
 static void close_out(FILE *f)
 {
-    if (f && f != stdout) fclose(f);
-    else if (f) fflush(f);
+    if (f && f != stdout)
+        fclose(f);
+    else if (f)
+        fflush(f);
 }
 
 static void print_results(const jb_measure_opts *o, jb_store *st, int64_t run_id)
@@ -151,10 +180,12 @@ static void print_results(const jb_measure_opts *o, jb_store *st, int64_t run_id
         if (f) {
             json_object *j = jb_run_json(rs);
             json_object_object_add(j, "command", json_object_new_string(cmdline));
-            json_object_object_add(j, "store", o->no_store ? NULL
-                                                           : json_object_new_string(st->path));
+            json_object_object_add(j, "store",
+                                   o->no_store ? NULL : json_object_new_string(st->path));
             if (ar) json_object_object_add(j, "actions", jb_measure_actions_json(ar));
-            fprintf(f, "%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+            fprintf(f, "%s\n",
+                    json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
+                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
             json_object_put(j);
             close_out(f);
         }
@@ -190,8 +221,9 @@ int jb_cmd_measure(int argc, char **argv)
                 strerror(res.exec_errno),
                 res.exec_errno == ENOENT ? " (not found in PATH; check the name)" : "");
     if (res.interrupted)
-        fprintf(stderr, "joulebench measure: interrupted by signal %d: the run is marked "
-                        "aborted; the data so far is in %s\n",
+        fprintf(stderr,
+                "joulebench measure: interrupted by signal %d: the run is marked "
+                "aborted; the data so far is in %s\n",
                 res.interrupted, o.no_store ? "(no store)" : res.store_path);
     if (!res.exec_failed) print_results(&o, &res.store, res.run_id);
     jb_measure_finish(&o, &res);

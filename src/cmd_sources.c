@@ -47,8 +47,11 @@ int jb_cmd_sources(int argc, char **argv)
             return JB_EXIT_USAGE;
         }
     }
-    jb_source_env env = {.root = root ? root : jb_default_root(), .interval_ns = 100000000,
-                         .self_pid = getpid(), .opts = opts, .nopts = nopts};
+    jb_source_env env = {.root = root ? root : jb_default_root(),
+                         .interval_ns = 100000000,
+                         .self_pid = getpid(),
+                         .opts = opts,
+                         .nopts = nopts};
     printf("%-12s %-8s %-6s %s\n", "source", "kind", "state", "details");
     for (int i = 0; jb_source_drivers[i]; i++) {
         const jb_source_driver *d = jb_source_drivers[i];
@@ -59,14 +62,19 @@ int jb_cmd_sources(int argc, char **argv)
         if (!ok) printf("%-28s why: %s\n%-28s fix: %s\n", "", reason, "", fix);
     }
     jb_meter *m = calloc(1, sizeof *m);
-    jb_meter_opts mo = {.root = env.root, .interval_ns = env.interval_ns, .sources = "auto",
-                        .opts = opts, .nopts = nopts};
+    jb_meter_opts mo = {.root = env.root,
+                        .interval_ns = env.interval_ns,
+                        .sources = "auto",
+                        .opts = opts,
+                        .nopts = nopts};
     jb_err err;
     if (m && jb_meter_open(m, &mo, &err) == 0) {
         printf("\nauto picks:");
-        for (int i = 0; i < m->nsrc; i++) printf(" %s", m->src[i].drv->name);
+        for (int i = 0; i < m->nsrc; i++)
+            printf(" %s", m->src[i].drv->name);
         bool est = false;
-        for (int i = 0; i < m->ch.n; i++) est |= m->ch.ch[i].estimated;
+        for (int i = 0; i < m->ch.n; i++)
+            est |= m->ch.ch[i].estimated;
         printf("%s\n", est ? "  (no power meter readable: energy will be ESTIMATED)" : "");
         jb_meter_close(m);
     } else if (m) {

@@ -216,7 +216,8 @@ static double quality_p95(const char *qj, double *interval_ms, bool *read_errors
     if (!q) return NAN;
     if (json_object_object_get_ex(q, "interval_ms", &v)) *interval_ms = json_object_get_double(v);
     /* null (or -1 in older stores): too few samples to know */
-    if (json_object_object_get_ex(q, "interval_p95_ms", &v) && !json_object_is_type(v, json_type_null))
+    if (json_object_object_get_ex(q, "interval_p95_ms", &v) &&
+        !json_object_is_type(v, json_type_null))
         p95 = json_object_get_double(v);
     if (!(p95 > 0)) p95 = NAN;
     if (json_object_object_get_ex(q, "read_errors", &v) && json_object_is_type(v, json_type_object))
@@ -395,16 +396,16 @@ static int load_runs(jb_store *st, jb_eval *ev, jb_err *err)
 {
     bool all_measure = !strcmp(ev->kind, "measure") && ev->experiment_id == -1;
     sqlite3_stmt *q;
-    const char *sql = all_measure
-                          ? "SELECT r.id, r.variant, r.phase, r.rep, r.seq, r.status, r.start_ns, "
-                            "r.end_ns, r.exit_code, r.interval_ns, r.controls, r.note, e.name "
-                            "FROM run r JOIN experiment e ON e.id=r.experiment_id "
-                            "WHERE e.kind='measure' ORDER BY r.start_ns, r.id"
-                          : "SELECT r.id, r.variant, r.phase, r.rep, r.seq, r.status, r.start_ns, "
-                            "r.end_ns, r.exit_code, r.interval_ns, r.controls, r.note, e.name "
-                            "FROM run r JOIN experiment e ON e.id=r.experiment_id "
-                            "WHERE r.experiment_id=? AND r.phase <> 'pilot' "
-                            "ORDER BY r.seq, r.start_ns, r.id"; /* pilots only size auto durations */
+    const char *sql =
+        all_measure ? "SELECT r.id, r.variant, r.phase, r.rep, r.seq, r.status, r.start_ns, "
+                      "r.end_ns, r.exit_code, r.interval_ns, r.controls, r.note, e.name "
+                      "FROM run r JOIN experiment e ON e.id=r.experiment_id "
+                      "WHERE e.kind='measure' ORDER BY r.start_ns, r.id"
+                    : "SELECT r.id, r.variant, r.phase, r.rep, r.seq, r.status, r.start_ns, "
+                      "r.end_ns, r.exit_code, r.interval_ns, r.controls, r.note, e.name "
+                      "FROM run r JOIN experiment e ON e.id=r.experiment_id "
+                      "WHERE r.experiment_id=? AND r.phase <> 'pilot' "
+                      "ORDER BY r.seq, r.start_ns, r.id"; /* pilots only size auto durations */
     if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
         return jb_errf(err, "%s: reading runs: %s", st->path, sqlite3_errmsg(st->db));
     if (!all_measure) sqlite3_bind_int64(q, 1, ev->experiment_id);
@@ -847,8 +848,8 @@ static void blue_angel(jb_eval *ev, const jb_eval_opts *o, jb_eval_group *g)
 /* ---- comparisons ---- */
 
 static void compare_pair(jb_eval *ev, const jb_eval_group *a, const jb_eval_group *b,
-                         const char *key, const char *label, run_value f, int k,
-                         const char *verb, const char *quantity)
+                         const char *key, const char *label, run_value f, int k, const char *verb,
+                         const char *quantity)
 {
     size_t na, nb;
     double *xa = group_values(ev, a, f, k, &na), *xb = group_values(ev, b, f, k, &nb);
@@ -889,7 +890,8 @@ static void compare_metrics(jb_eval *ev, const jb_eval_group *a, const jb_eval_g
 {
     for (int k = 0; k < ev->nmetrics; k++) {
         size_t na, nb;
-        double *xa = group_values(ev, a, v_metric, k, &na), *xb = group_values(ev, b, v_metric, k, &nb);
+        double *xa = group_values(ev, a, v_metric, k, &na),
+               *xb = group_values(ev, b, v_metric, k, &nb);
         free(xa);
         free(xb);
         if (!na || !nb) continue;
@@ -946,8 +948,8 @@ static void comparisons(jb_eval *ev, const jb_eval_opts *o)
             }
             compare_pair(ev, a, b, "energy_wh", "energy (Wh)", v_energy, 0, "used", "energy");
             if (a->has_sie && b->has_sie)
-                compare_pair(ev, a, b, "sie_power_wh", "software-induced energy (Wh)", v_sie_p,
-                             0, "used", "software-induced energy");
+                compare_pair(ev, a, b, "sie_power_wh", "software-induced energy (Wh)", v_sie_p, 0,
+                             "used", "software-induced energy");
             compare_pair(ev, a, b, "duration_s", "duration (s)", v_duration, 0, "took", "time");
             compare_metrics(ev, a, b);
         }

@@ -32,7 +32,8 @@ static const char *default_store(const jb_measure_opts *o)
 static char *argv_json(char **argv)
 {
     json_object *a = json_object_new_array();
-    for (char **p = argv; *p; p++) json_object_array_add(a, json_object_new_string(*p));
+    for (char **p = argv; *p; p++)
+        json_object_array_add(a, json_object_new_string(*p));
     char *s = strdup(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
     json_object_put(a);
     return s;
@@ -141,15 +142,17 @@ static int64_t wait_ready_marker(jb_store *st, const jb_run_spec *rs, jb_workloa
     /* The marker may have arrived just before the exit: look once more. */
     int64_t t = ready_marker_mono(st, out->run_id, rs->ready_marker);
     if (t >= 0) return t;
-    snprintf(out->note, sizeof out->note, "the idle command %s before sending the ready "
-             "marker '%s'", has_exited(w) ? "exited" : "timed out", rs->ready_marker);
+    snprintf(out->note, sizeof out->note,
+             "the idle command %s before sending the ready "
+             "marker '%s'",
+             has_exited(w) ? "exited" : "timed out", rs->ready_marker);
     return -1;
 }
 
 /* Idle: started, ready after a delay or a marker, measured for a fixed
  * window, stopped. */
-static int64_t idle_window(jb_store *st, const jb_run_spec *rs, jb_sampler *smp,
-                           jb_workload *w, jb_run_result *out)
+static int64_t idle_window(jb_store *st, const jb_run_spec *rs, jb_sampler *smp, jb_workload *w,
+                           jb_run_result *out)
 {
     int64_t start;
     if (rs->ready_marker) {
@@ -181,9 +184,8 @@ static int64_t idle_window(jb_store *st, const jb_run_spec *rs, jb_sampler *smp,
 
 /* Command to completion (scenario) or for an idle window. Returns the end
  * time (monotonic). */
-static int64_t run_command(jb_store *st, const jb_run_spec *rs, jb_sampler *smp,
-                           jb_recorder *rec, jb_workload *w, jb_run_result *out, jb_err *err,
-                           int *spawn_rc)
+static int64_t run_command(jb_store *st, const jb_run_spec *rs, jb_sampler *smp, jb_recorder *rec,
+                           jb_workload *w, jb_run_result *out, jb_err *err, int *spawn_rc)
 {
     char sock_env[300];
     char *env_add[66] = {NULL};
@@ -192,7 +194,8 @@ static int64_t run_command(jb_store *st, const jb_run_spec *rs, jb_sampler *smp,
         snprintf(sock_env, sizeof sock_env, "JOULEBENCH_SOCKET=%s", jb_recorder_socket_path(rec));
         env_add[ne++] = sock_env;
     }
-    for (char *const *e = rs->env_add; e && *e && ne < 65; e++) env_add[ne++] = *e;
+    for (char *const *e = rs->env_add; e && *e && ne < 65; e++)
+        env_add[ne++] = *e;
     jb_workload_opts wo = {.argv = rs->argv,
                            .env_add = env_add,
                            .cwd = rs->cwd,
@@ -230,8 +233,7 @@ static void finish_notes(jb_store *st, const jb_run_spec *rs, jb_workload *w, jb
     if (out->note[0]) jb_store_set_run_text(st, out->run_id, "note", out->note, NULL);
 }
 
-int jb_run_one(jb_store *st, jb_meter *m, const jb_run_spec *rs, jb_run_result *out,
-               jb_err *err)
+int jb_run_one(jb_store *st, jb_meter *m, const jb_run_spec *rs, jb_run_result *out, jb_err *err)
 {
     memset(out, 0, sizeof *out);
     jb_recorder *rec = NULL;
@@ -286,8 +288,11 @@ int jb_measure_run(const jb_measure_opts *o, jb_measure_result *res, jb_err *err
     memset(res, 0, sizeof *res);
     jb_meter *m = calloc(1, sizeof *m);
     if (!m) return jb_errf(err, "out of memory");
-    jb_meter_opts mo = {.root = o->root, .interval_ns = o->interval_ns, .sources = o->sources,
-                        .opts = o->opts, .nopts = o->nopts};
+    jb_meter_opts mo = {.root = o->root,
+                        .interval_ns = o->interval_ns,
+                        .sources = o->sources,
+                        .opts = o->opts,
+                        .nopts = o->nopts};
     if (jb_meter_open(m, &mo, err)) {
         res->exit_code = strstr(err->msg, "unknown source") ? JB_EXIT_USAGE : JB_EXIT_SETUP;
         free(m);
@@ -301,8 +306,12 @@ int jb_measure_run(const jb_measure_opts *o, jb_measure_result *res, jb_err *err
         return -1;
     }
     jb_workload_reset_interrupt();
-    jb_run_spec rs = {.info = {.experiment_id = exp_id, .variant = "", .phase = "scenario",
-                               .rep = 1, .seq = 1, .interval_ns = o->interval_ns},
+    jb_run_spec rs = {.info = {.experiment_id = exp_id,
+                               .variant = "",
+                               .phase = "scenario",
+                               .rep = 1,
+                               .seq = 1,
+                               .interval_ns = o->interval_ns},
                       .argv = o->argv};
     jb_run_result rr;
     int rc = jb_run_one(&res->store, m, &rs, &rr, err);

@@ -38,17 +38,17 @@ typedef struct jb_measure_result {
 
 /* One run of an experiment or of `measure`, on an open store and meter. */
 typedef struct jb_run_spec {
-    jb_run_info info;       /* experiment, variant, phase, rep, seq, interval */
-    char *const *argv;      /* NULL: baseline, nothing runs for window_ns */
-    char *const *env_add;   /* extra "K=V" entries (seed, …), NULL-terminated */
+    jb_run_info info;     /* experiment, variant, phase, rep, seq, interval */
+    char *const *argv;    /* NULL: baseline, nothing runs for window_ns */
+    char *const *env_add; /* extra "K=V" entries (seed, …), NULL-terminated */
     const char *cwd;
-    int64_t timeout_ns;     /* scenario: stop the command after this (0 = none) */
-    int64_t window_ns;      /* baseline duration; with argv: idle window */
-    int64_t ready_delay_ns; /* idle: wait this long after the start before the window */
+    int64_t timeout_ns;       /* scenario: stop the command after this (0 = none) */
+    int64_t window_ns;        /* baseline duration; with argv: idle window */
+    int64_t ready_delay_ns;   /* idle: wait this long after the start before the window */
     const char *ready_marker; /* idle: or until the command sends event marker NAME */
     int64_t ready_timeout_ns; /* ... giving up after this (0: 10 min); then the run fails */
-    bool capture_stderr;    /* keep the tail of stderr in run.stderr_tail */
-    bool new_process_group; /* so a timeout or stop reaches the whole tree */
+    bool capture_stderr;      /* keep the tail of stderr in run.stderr_tail */
+    bool new_process_group;   /* so a timeout or stop reaches the whole tree */
 } jb_run_spec;
 
 typedef struct jb_run_result {
@@ -67,8 +67,7 @@ typedef struct jb_run_result {
  * Signals (SIGINT/SIGTERM) are forwarded to the command and end the run as
  * aborted. -1 with err only when measuring could not start. The caller
  * resets jb_workload_reset_interrupt() when it wants to go on after one. */
-int jb_run_one(jb_store *st, jb_meter *m, const jb_run_spec *rs, jb_run_result *out,
-               jb_err *err);
+int jb_run_one(jb_store *st, jb_meter *m, const jb_run_spec *rs, jb_run_result *out, jb_err *err);
 
 /* Run o->argv under measurement. Returns 0 when the run was recorded (see
  * res for the command's fate), -1 with err when measuring could not start. */
@@ -78,7 +77,7 @@ void jb_measure_finish(const jb_measure_opts *o, jb_measure_result *res);
 
 /* Per-action attribution of one run. */
 typedef struct jb_action_row {
-    char path[160];   /* "epoch > train" */
+    char path[160]; /* "epoch > train" */
     char name[68];
     int depth;
     int count;
@@ -86,7 +85,7 @@ typedef struct jb_action_row {
     int64_t index_min, index_max;
     double duration_s, energy_j, cpu_pct;
     bool estimated;
-    int open_at_end;  /* how many were closed at the run end */
+    int open_at_end; /* how many were closed at the run end */
     int64_t first_begin;
 } jb_action_row;
 
@@ -96,7 +95,7 @@ typedef struct jb_index_row {
     int64_t index;
     int depth;
     double duration_s, energy_j, cumulative_j; /* cumulative: run start to its end */
-    int action; /* into actions.actions */
+    int action;                                /* into actions.actions */
 } jb_index_row;
 
 typedef struct jb_actions_report {

@@ -61,7 +61,8 @@ static int open_auto(jb_meter *m, jb_err *err)
         }
     }
     bool power = false;
-    for (int i = 0; i < m->nsrc; i++) power |= m->src[i].drv->is_power;
+    for (int i = 0; i < m->nsrc; i++)
+        power |= m->src[i].drv->is_power;
     if (!power) {
         const jb_source_driver *est = jb_source_find("estimate");
         if (est && open_one(m, est, err)) return -1;
@@ -75,7 +76,8 @@ static int open_list(jb_meter *m, const char *list, jb_err *err)
     snprintf(buf, sizeof buf, "%s", list);
     char *save = NULL;
     for (char *name = strtok_r(buf, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
-        while (*name == ' ') name++;
+        while (*name == ' ')
+            name++;
         if (!strcmp(name, "auto")) {
             if (open_auto(m, err)) return -1;
             continue;
@@ -85,8 +87,8 @@ static int open_list(jb_meter *m, const char *list, jb_err *err)
             jb_buf names = {0};
             for (int i = 0; jb_source_drivers[i]; i++)
                 jb_buf_printf(&names, "%s%s", i ? ", " : "", jb_source_drivers[i]->name);
-            jb_errf(err, "unknown source '%s'; known sources: %s (see 'joulebench sources')",
-                    name, names.data);
+            jb_errf(err, "unknown source '%s'; known sources: %s (see 'joulebench sources')", name,
+                    names.data);
             jb_buf_free(&names);
             return -1;
         }

@@ -20,8 +20,8 @@
 typedef struct jb_meter_src {
     const jb_source_driver *drv;
     void *state;
-    int first, n;         /* channel range in the meter's list */
-    int64_t max_poll_ns;  /* 0 = no constraint */
+    int first, n;        /* channel range in the meter's list */
+    int64_t max_poll_ns; /* 0 = no constraint */
 } jb_meter_src;
 
 typedef struct jb_meter {
@@ -55,7 +55,7 @@ struct jb_recorder;
 typedef struct jb_quality {
     int64_t interval_ns;
     uint64_t samples, missed_deadlines, ring_overflows;
-    double p50_ms, p95_ms, p99_ms, max_ms; /* actual interval between samples */
+    double p50_ms, p95_ms, p99_ms, max_ms;              /* actual interval between samples */
     double jitter_p50_us, jitter_p99_us, jitter_max_us; /* wake-up lateness */
     uint64_t read_errors[JB_MAX_CHANNELS];
     uint64_t markers, bad_markers;

@@ -7,7 +7,10 @@
 #include <math.h>
 #include <string.h>
 
-static const char *mark(bool estimated) { return estimated ? "ESTIMATED" : "measured"; }
+static const char *mark(bool estimated)
+{
+    return estimated ? "ESTIMATED" : "measured";
+}
 
 static bool energy_kind(jb_channel_kind k)
 {
@@ -16,8 +19,7 @@ static bool energy_kind(jb_channel_kind k)
 
 static void print_energy_rows(FILE *f, const jb_run_summary *rs)
 {
-    fprintf(f, "  %-28s %12s %10s %9s %9s  %s\n", "energy", "J", "Wh", "mean W", "peak W",
-            "");
+    fprintf(f, "  %-28s %12s %10s %9s %9s  %s\n", "energy", "J", "Wh", "mean W", "peak W", "");
     for (int i = 0; i < rs->nch; i++) {
         const jb_chan_summary *c = &rs->ch[i];
         if (!energy_kind(c->kind)) continue;
@@ -27,10 +29,9 @@ static void print_energy_rows(FILE *f, const jb_run_summary *rs)
                 c->headline ? ", headline" : "");
     }
     if (rs->has_headline)
-        fprintf(f, "  %-28s %12.3f %10.6f %9.3f %9s  %s (%s)\n", "TOTAL (headline)",
-                rs->headline_j, rs->headline_j / 3600.0,
-                rs->duration_s > 0 ? rs->headline_j / rs->duration_s : NAN, "",
-                mark(rs->headline_estimated), rs->headline_desc);
+        fprintf(f, "  %-28s %12.3f %10.6f %9.3f %9s  %s (%s)\n", "TOTAL (headline)", rs->headline_j,
+                rs->headline_j / 3600.0, rs->duration_s > 0 ? rs->headline_j / rs->duration_s : NAN,
+                "", mark(rs->headline_estimated), rs->headline_desc);
     else
         fprintf(f, "  no power channel: no energy figure for this run\n");
 }
@@ -38,8 +39,8 @@ static void print_energy_rows(FILE *f, const jb_run_summary *rs)
 void jb_run_print_text(FILE *f, const jb_run_summary *rs, const char *command)
 {
     char a[32], b[32];
-    fprintf(f, "\n joulebench: '%s' — %s, exit %d, %.3f s\n\n", command ? command : "",
-            rs->status, rs->exit_code, rs->duration_s);
+    fprintf(f, "\n joulebench: '%s' — %s, exit %d, %.3f s\n\n", command ? command : "", rs->status,
+            rs->exit_code, rs->duration_s);
     print_energy_rows(f, rs);
     fprintf(f, "\n  CPU (system)        %6.1f %% of %d cores (user %.1f %%, system %.1f %%)\n",
             rs->cpu_pct, rs->cores, rs->cpu_user_pct, rs->cpu_system_pct);
@@ -71,12 +72,14 @@ void jb_run_print_text(FILE *f, const jb_run_summary *rs, const char *command)
         if (json_object_object_get_ex(q, "missed_deadlines", &v)) missed = json_object_get_int64(v);
         if (json_object_object_get_ex(q, "interval_p50_ms", &v) &&
             !json_object_is_type(v, json_type_null))
-            fprintf(f, "  sampling            %lld samples at %.3g ms (actual p50 %.3f, p95 %.3f, "
-                       "max %.3f ms), %lld missed deadlines\n",
+            fprintf(f,
+                    "  sampling            %lld samples at %.3g ms (actual p50 %.3f, p95 %.3f, "
+                    "max %.3f ms), %lld missed deadlines\n",
                     n, iv, p50, p95, mx, missed);
         else
-            fprintf(f, "  sampling            %lld samples at %.3g ms (run too short for interval "
-                       "statistics)\n",
+            fprintf(f,
+                    "  sampling            %lld samples at %.3g ms (run too short for interval "
+                    "statistics)\n",
                     n, iv);
         json_object_put(q);
     }
@@ -92,8 +95,9 @@ int jb_run_print_quality_warnings(FILE *f, const jb_run_summary *rs)
     if (json_object_object_get_ex(q, "interval_ms", &v)) iv = json_object_get_double(v);
     if (json_object_object_get_ex(q, "interval_p95_ms", &v)) p95 = json_object_get_double(v);
     if (iv > 0 && p95 > 0 && fabs(p95 - iv) > 0.2 * iv) {
-        fprintf(f, "joulebench: warning: sampling interval p95 %.3f ms is outside ±20 %% of "
-                   "the requested %.3g ms; use a longer interval or a quieter machine\n",
+        fprintf(f,
+                "joulebench: warning: sampling interval p95 %.3f ms is outside ±20 %% of "
+                "the requested %.3g ms; use a longer interval or a quieter machine\n",
                 p95, iv);
         n++;
     }
@@ -104,9 +108,10 @@ int jb_run_print_quality_warnings(FILE *f, const jb_run_summary *rs)
     }
     json_object_put(q);
     if (rs->min_window_s > 0 && rs->duration_s < rs->min_window_s) {
-        fprintf(f, "joulebench: warning: the run (%.3f s) is shorter than the update period "
-                   "of the energy meter (%.0f ms): its energy is not resolved; measure longer "
-                   "runs\n",
+        fprintf(f,
+                "joulebench: warning: the run (%.3f s) is shorter than the update period "
+                "of the energy meter (%.0f ms): its energy is not resolved; measure longer "
+                "runs\n",
                 rs->duration_s, rs->min_window_s * 1e3);
         n++;
     }
@@ -140,8 +145,7 @@ json_object *jb_run_json(const jb_run_summary *rs)
     json_object_object_add(o, "duration_s", num(rs->duration_s));
     json_object *h = json_object_new_object();
     json_object_object_add(h, "energy_j", rs->has_headline ? num(rs->headline_j) : NULL);
-    json_object_object_add(h, "energy_wh",
-                           rs->has_headline ? num(rs->headline_j / 3600.0) : NULL);
+    json_object_object_add(h, "energy_wh", rs->has_headline ? num(rs->headline_j / 3600.0) : NULL);
     json_object_object_add(
         h, "mean_power_w",
         rs->has_headline && rs->duration_s > 0 ? num(rs->headline_j / rs->duration_s) : NULL);

@@ -26,7 +26,6 @@
 
 #define HIST_BUCKETS 4000
 
-
 typedef struct hist {
     uint64_t b[HIST_BUCKETS];
     uint64_t n, over;
@@ -73,8 +72,10 @@ static void hist_add(hist *h, double us)
     h->n++;
     if (us > h->max_us) h->max_us = us;
     long i = us < 0 ? 0 : (long)(us / h->width_us);
-    if (i >= HIST_BUCKETS) h->over++;
-    else h->b[i]++;
+    if (i >= HIST_BUCKETS)
+        h->over++;
+    else
+        h->b[i]++;
 }
 
 static double hist_pct(const hist *h, double p)
@@ -103,8 +104,10 @@ static void take_sample(jb_sampler *s, int64_t mono, bool scheduled)
     if (scheduled) s->last_sample_mono = mono;
     s->samples++;
     for (int i = 0; i < s->nch; i++) {
-        if (!s->scratch_ok[i]) s->read_errors[i]++;
-        else s->latest[i] = s->scratch_v[i];
+        if (!s->scratch_ok[i])
+            s->read_errors[i]++;
+        else
+            s->latest[i] = s->scratch_v[i];
     }
     size_t head = atomic_load_explicit(&s->head, memory_order_relaxed);
     size_t tail = atomic_load_explicit(&s->tail, memory_order_acquire);
@@ -127,8 +130,7 @@ static void poll_fast_sources(jb_sampler *s, int64_t mono)
     for (int i = 0; i < s->m->nsrc; i++) {
         jb_meter_src *src = &s->m->src[i];
         if (src->max_poll_ns && src->max_poll_ns < s->m->env.interval_ns)
-            src->drv->read(src->state, mono, s->scratch_v + src->first,
-                           s->scratch_ok + src->first);
+            src->drv->read(src->state, mono, s->scratch_v + src->first, s->scratch_ok + src->first);
     }
     pthread_mutex_unlock(&s->read_lock);
 }
@@ -139,7 +141,10 @@ static struct timespec to_ts(int64_t ns)
     return ts;
 }
 
-static void wake_handler(int sig) { (void)sig; }
+static void wake_handler(int sig)
+{
+    (void)sig;
+}
 
 static void *sampler_main(void *arg)
 {
@@ -151,7 +156,8 @@ static void *sampler_main(void *arg)
     while (!atomic_load(&s->stop)) {
         struct timespec ts = to_ts(next);
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
-               !atomic_load(&s->stop)) {}
+               !atomic_load(&s->stop)) {
+        }
         if (atomic_load(&s->stop)) break;
         int64_t now = jb_mono_ns();
         tick++;
@@ -256,8 +262,8 @@ static int register_channels(jb_sampler *s, jb_err *err)
     for (int i = 0; i < s->m->nsrc; i++) {
         jb_meter_src *src = &s->m->src[i];
         for (int c = src->first; c < src->first + src->n; c++) {
-            s->chan_ids[c] = jb_store_add_channel(s->st, s->run_id, src->drv->name,
-                                                  &s->m->ch.ch[c], err);
+            s->chan_ids[c] =
+                jb_store_add_channel(s->st, s->run_id, src->drv->name, &s->m->ch.ch[c], err);
             if (s->chan_ids[c] < 0) {
                 jb_store_exec(s->st, "ROLLBACK", NULL);
                 return -1;
@@ -297,7 +303,8 @@ int jb_sampler_start(jb_sampler **out, jb_meter *m, jb_store *st, int64_t run_id
     double iv_us = (double)m->env.interval_ns / 1e3;
     s->intervals.width_us = iv_us * 4 / HIST_BUCKETS;
     s->jitter.width_us = 1.0;
-    for (int i = 0; i < JB_MAX_CHANNELS; i++) s->latest[i] = NAN;
+    for (int i = 0; i < JB_MAX_CHANNELS; i++)
+        s->latest[i] = NAN;
     if (!s->chan_ids || alloc_ring(s)) {
         free_sampler(s);
         return jb_errf(err, "out of memory for the sample ring");
@@ -335,7 +342,10 @@ void jb_sampler_set_target(jb_sampler *s, pid_t pid)
     pthread_mutex_unlock(&s->read_lock);
 }
 
-void jb_sampler_sample_now(jb_sampler *s) { take_sample(s, jb_mono_ns(), false); }
+void jb_sampler_sample_now(jb_sampler *s)
+{
+    take_sample(s, jb_mono_ns(), false);
+}
 
 double jb_sampler_latest(jb_sampler *s, int channel)
 {
@@ -393,8 +403,10 @@ int jb_sampler_stop(jb_sampler *s, jb_quality *q, jb_err *err)
 static void json_num(jb_buf *b, const char *key, double v, const char *fmt)
 {
     jb_buf_printf(b, ",\"%s\":", key);
-    if (isfinite(v)) jb_buf_printf(b, fmt, v);
-    else jb_buf_printf(b, "null");
+    if (isfinite(v))
+        jb_buf_printf(b, fmt, v);
+    else
+        jb_buf_printf(b, "null");
 }
 
 char *jb_quality_json(const jb_quality *q, const jb_meter *m)

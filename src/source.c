@@ -135,7 +135,8 @@ ssize_t jb_src_pread_whole(int fd, char *buf, size_t cap)
 {
     if (!cap) return -1;
     ssize_t n;
-    do n = pread(fd, buf, cap - 1, 0);
+    do
+        n = pread(fd, buf, cap - 1, 0);
     while (n < 0 && errno == EINTR);
     if (n < 0) return -1;
     if ((size_t)n == cap - 1) return jb_src_pread_all(fd, buf, cap); /* full: maybe more */
@@ -146,10 +147,13 @@ ssize_t jb_src_pread_whole(int fd, char *buf, size_t cap)
 unsigned long long jb_parse_ull(const char **pp)
 {
     const char *p = *pp;
-    while (*p == ' ' || *p == '\t') p++;
+    while (*p == ' ' || *p == '\t')
+        p++;
     unsigned long long v = 0;
-    while (*p >= '0' && *p <= '9') v = v * 10 + (unsigned)(*p++ - '0');
-    while (*p == ' ' || *p == '\t') p++;
+    while (*p >= '0' && *p <= '9')
+        v = v * 10 + (unsigned)(*p++ - '0');
+    while (*p == ' ' || *p == '\t')
+        p++;
     *pp = p;
     return v;
 }
@@ -165,11 +169,15 @@ void jb_src_explain_access(const char *path, int errnum, char *reason, size_t rc
 {
     snprintf(reason, rcap, "%s: %s", path, strerror(errnum));
     if (errnum == EACCES)
-        snprintf(fix, fcap, "run joulebench as root, or grant read access to %s to your group "
-                            "(udev rule or tmpfiles.d entry)", path);
+        snprintf(fix, fcap,
+                 "run joulebench as root, or grant read access to %s to your group "
+                 "(udev rule or tmpfiles.d entry)",
+                 path);
     else if (errnum == ENOENT)
-        snprintf(fix, fcap, "this machine does not provide %s (no such hardware or driver; "
-                            "in a VM the host does not pass it through)", path);
+        snprintf(fix, fcap,
+                 "this machine does not provide %s (no such hardware or driver; "
+                 "in a VM the host does not pass it through)",
+                 path);
     else
         snprintf(fix, fcap, "check that %s is readable", path);
 }

@@ -49,12 +49,12 @@ typedef enum {
 } jb_scope;
 
 typedef struct jb_channel_def {
-    char name[64];   /* "rapl/package-0", "cpu/total" — source prefix included */
-    char unit[16];   /* "J", "W", "%", "B", "s" */
+    char name[64]; /* "rapl/package-0", "cpu/total" — source prefix included */
+    char unit[16]; /* "J", "W", "%", "B", "s" */
     jb_channel_kind kind;
-    bool estimated;  /* model-based, never shown as measured */
+    bool estimated; /* model-based, never shown as measured */
     jb_role role;
-    char meta[256];  /* optional JSON object with details (zone path, GPU name) */
+    char meta[256]; /* optional JSON object with details (zone path, GPU name) */
 } jb_channel_def;
 
 #define JB_MAX_CHANNELS 256
@@ -75,10 +75,10 @@ typedef struct jb_source_opt {
 } jb_source_opt;
 
 typedef struct jb_source_env {
-    const char *root;       /* root for /proc and /sys; "/" normally */
-    int64_t interval_ns;    /* sampling interval */
-    pid_t target_pid;       /* workload root process (0 until started) */
-    pid_t self_pid;         /* the recorder's own pid (subreaper of the tree) */
+    const char *root;    /* root for /proc and /sys; "/" normally */
+    int64_t interval_ns; /* sampling interval */
+    pid_t target_pid;    /* workload root process (0 until started) */
+    pid_t self_pid;      /* the recorder's own pid (subreaper of the tree) */
     const jb_source_opt *opts;
     int nopts;
 } jb_source_env;

@@ -57,7 +57,10 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS oscar_run(run_id INTEGER PRIMARY KEY, energy_wh REAL,\n"
     "  rows INTEGER, mean_w REAL, power_file TEXT, log_file TEXT, log_lines TEXT);\n";
 
-const char *jb_store_schema_sql(void) { return SCHEMA; }
+const char *jb_store_schema_sql(void)
+{
+    return SCHEMA;
+}
 
 const char *jb_col_text(sqlite3_stmt *s, int col)
 {
@@ -76,8 +79,14 @@ int jb_store_exec(jb_store *st, const char *sql, jb_err *err)
     return 0;
 }
 
-int jb_store_begin(jb_store *st, jb_err *err) { return jb_store_exec(st, "BEGIN", err); }
-int jb_store_commit(jb_store *st, jb_err *err) { return jb_store_exec(st, "COMMIT", err); }
+int jb_store_begin(jb_store *st, jb_err *err)
+{
+    return jb_store_exec(st, "BEGIN", err);
+}
+int jb_store_commit(jb_store *st, jb_err *err)
+{
+    return jb_store_exec(st, "COMMIT", err);
+}
 
 static int schema_version(jb_store *st)
 {
@@ -95,8 +104,7 @@ static int table_count(jb_store *st)
 {
     sqlite3_stmt *s;
     int n = -1;
-    if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_master", -1, &s, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_master", -1, &s, NULL) != SQLITE_OK)
         return -1;
     if (sqlite3_step(s) == SQLITE_ROW) n = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
@@ -139,8 +147,10 @@ int jb_store_open(jb_store *st, const char *path, bool readonly, jb_err *err)
     snprintf(st->path, sizeof st->path, "%s", path);
     int flags = readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     if (readonly && access(path, R_OK) != 0)
-        return jb_errf(err, "%s: cannot open store: no such readable file; give the path of a "
-                            "store written by joulebench (-o FILE.db)", path);
+        return jb_errf(err,
+                       "%s: cannot open store: no such readable file; give the path of a "
+                       "store written by joulebench (-o FILE.db)",
+                       path);
     /* A writable store is shared by the writer thread and the main thread
      * (serialised by SQLite's mutex); a read-only one is used by one thread,
      * so it skips the per-call locking (13 % of `report` time). */
@@ -154,8 +164,10 @@ int jb_store_open(jb_store *st, const char *path, bool readonly, jb_err *err)
     sqlite3_busy_timeout(st->db, 5000);
     int n = table_count(st);
     if (n < 0) {
-        jb_errf(err, "%s: not a readable SQLite store (%s); is it a joulebench store, and "
-                     "complete?", path, sqlite3_errmsg(st->db));
+        jb_errf(err,
+                "%s: not a readable SQLite store (%s); is it a joulebench store, and "
+                "complete?",
+                path, sqlite3_errmsg(st->db));
         jb_store_close(st);
         return -1;
     }
@@ -167,8 +179,7 @@ int jb_store_open(jb_store *st, const char *path, bool readonly, jb_err *err)
         }
         if (n == 0) {
             char sql[128];
-            snprintf(sql, sizeof sql,
-                     "INSERT OR REPLACE INTO meta VALUES('schema_version','%d')",
+            snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO meta VALUES('schema_version','%d')",
                      JB_SCHEMA_VERSION);
             if (jb_store_exec(st, sql, err)) {
                 jb_store_close(st);
@@ -183,8 +194,10 @@ int jb_store_open(jb_store *st, const char *path, bool readonly, jb_err *err)
         return -1;
     }
     if (v > JB_SCHEMA_VERSION) {
-        jb_errf(err, "%s: store has schema version %d, this joulebench (%s) reads up to %d; "
-                     "upgrade joulebench to read it", path, v, JB_VERSION, JB_SCHEMA_VERSION);
+        jb_errf(err,
+                "%s: store has schema version %d, this joulebench (%s) reads up to %d; "
+                "upgrade joulebench to read it",
+                path, v, JB_VERSION, JB_SCHEMA_VERSION);
         jb_store_close(st);
         return -1;
     }
@@ -204,7 +217,8 @@ void jb_store_close(jb_store *st)
 static void trim(char *s)
 {
     size_t n = strlen(s);
-    while (n && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '"')) s[--n] = 0;
+    while (n && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '"'))
+        s[--n] = 0;
 }
 
 static void host_cpu_model(const char *root, char *out, size_t cap)
@@ -217,7 +231,8 @@ static void host_cpu_model(const char *root, char *out, size_t cap)
     p = strchr(p, ':');
     if (!p) return;
     p++;
-    while (*p == ' ' || *p == '\t') p++;
+    while (*p == ' ' || *p == '\t')
+        p++;
     char *e = strchr(p, '\n');
     size_t n = e ? (size_t)(e - p) : strlen(p);
     if (n >= cap) n = cap - 1;
@@ -305,10 +320,11 @@ int64_t jb_store_add_experiment(jb_store *st, int64_t host_id, const char *name,
 int64_t jb_store_add_run(jb_store *st, const jb_run_info *ri, int64_t start_ns, jb_err *err)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO run(experiment_id,variant,phase,rep,seq,start_ns,"
-                           "status,command,interval_ns,recorder_pid) VALUES(?,?,?,?,?,?,'running',?,?,?)",
-                           -1, &s, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(
+            st->db,
+            "INSERT INTO run(experiment_id,variant,phase,rep,seq,start_ns,"
+            "status,command,interval_ns,recorder_pid) VALUES(?,?,?,?,?,?,'running',?,?,?)",
+            -1, &s, NULL) != SQLITE_OK)
         return jb_errf(err, "%s: %s", st->path, sqlite3_errmsg(st->db));
     sqlite3_bind_int64(s, 1, ri->experiment_id);
     sqlite3_bind_text(s, 2, ri->variant ? ri->variant : "", -1, SQLITE_TRANSIENT);
@@ -337,8 +353,10 @@ int jb_store_finish_run(jb_store *st, int64_t run_id, int64_t end_ns, int exit_c
     sqlite3_bind_int64(s, 1, end_ns);
     sqlite3_bind_int(s, 2, exit_code);
     sqlite3_bind_text(s, 3, status, -1, SQLITE_TRANSIENT);
-    if (quality_json) sqlite3_bind_text(s, 4, quality_json, -1, SQLITE_TRANSIENT);
-    else sqlite3_bind_null(s, 4);
+    if (quality_json)
+        sqlite3_bind_text(s, 4, quality_json, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(s, 4);
     sqlite3_bind_int64(s, 5, run_id);
     int rc = sqlite3_step(s);
     sqlite3_finalize(s);
@@ -349,8 +367,8 @@ int jb_store_finish_run(jb_store *st, int64_t run_id, int64_t end_ns, int exit_c
 int jb_store_set_run_text(jb_store *st, int64_t run_id, const char *column, const char *text,
                           jb_err *err)
 {
-    static const char *allowed[] = {"controls", "snapshot", "stderr_tail", "note", "quality",
-                                    "command"};
+    static const char *allowed[] = {"controls", "snapshot", "stderr_tail",
+                                    "note",     "quality",  "command"};
     bool ok = false;
     for (size_t i = 0; i < JB_ARRAY_LEN(allowed); i++)
         if (!strcmp(column, allowed[i])) ok = true;
@@ -394,15 +412,15 @@ int64_t jb_store_add_channel(jb_store *st, int64_t run_id, const char *source,
 int jb_store_ins_prepare(jb_store *st, jb_store_ins *ins, jb_err *err)
 {
     memset(ins, 0, sizeof *ins);
-    if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO sample VALUES(?,?,?)", -1,
-                           &ins->sample, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO sample VALUES(?,?,?)", -1, &ins->sample,
+                           NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->db,
                            "INSERT INTO marker(run_id,t_ns,recv_ns,pid,kind,name,idx,value) "
                            "VALUES(?,?,?,?,?,?,?,?)",
                            -1, &ins->marker, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->db,
-                           "INSERT INTO bad_marker(run_id,recv_ns,reason,raw) VALUES(?,?,?,?)",
-                           -1, &ins->bad_marker, NULL) != SQLITE_OK) {
+                           "INSERT INTO bad_marker(run_id,recv_ns,reason,raw) VALUES(?,?,?,?)", -1,
+                           &ins->bad_marker, NULL) != SQLITE_OK) {
         jb_errf(err, "%s: %s", st->path, sqlite3_errmsg(st->db));
         jb_store_ins_finalize(ins);
         return -1;
@@ -418,14 +436,15 @@ void jb_store_ins_finalize(jb_store_ins *ins)
     memset(ins, 0, sizeof *ins);
 }
 
-int jb_store_ins_sample(jb_store_ins *ins, int64_t channel_id, int64_t t_ns, double value,
-                        bool ok)
+int jb_store_ins_sample(jb_store_ins *ins, int64_t channel_id, int64_t t_ns, double value, bool ok)
 {
     sqlite3_stmt *s = ins->sample;
     sqlite3_bind_int64(s, 1, channel_id);
     sqlite3_bind_int64(s, 2, t_ns);
-    if (ok) sqlite3_bind_double(s, 3, value);
-    else sqlite3_bind_null(s, 3);
+    if (ok)
+        sqlite3_bind_double(s, 3, value);
+    else
+        sqlite3_bind_null(s, 3);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? 0 : -1;
@@ -440,17 +459,21 @@ int jb_store_ins_marker(jb_store_ins *ins, int64_t run_id, const jb_marker *m)
     sqlite3_bind_int64(s, 4, m->pid);
     sqlite3_bind_text(s, 5, m->kind, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(s, 6, m->name, -1, SQLITE_TRANSIENT);
-    if (m->has_index) sqlite3_bind_int64(s, 7, m->index);
-    else sqlite3_bind_null(s, 7);
-    if (m->has_value) sqlite3_bind_double(s, 8, m->value);
-    else sqlite3_bind_null(s, 8);
+    if (m->has_index)
+        sqlite3_bind_int64(s, 7, m->index);
+    else
+        sqlite3_bind_null(s, 7);
+    if (m->has_value)
+        sqlite3_bind_double(s, 8, m->value);
+    else
+        sqlite3_bind_null(s, 8);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int jb_store_ins_bad_marker(jb_store_ins *ins, int64_t run_id, int64_t recv_ns,
-                            const char *reason, const char *raw, size_t rawlen)
+int jb_store_ins_bad_marker(jb_store_ins *ins, int64_t run_id, int64_t recv_ns, const char *reason,
+                            const char *raw, size_t rawlen)
 {
     sqlite3_stmt *s = ins->bad_marker;
     sqlite3_bind_int64(s, 1, run_id);

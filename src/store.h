@@ -48,10 +48,10 @@ int64_t jb_store_add_experiment(jb_store *st, int64_t host_id, const char *name,
 
 typedef struct jb_run_info {
     int64_t experiment_id;
-    const char *variant; /* "" for plain measure */
-    const char *phase;   /* "baseline" | "idle" | "scenario" */
-    int rep;             /* 1-based */
-    int seq;             /* position in the experiment's plan, 1-based */
+    const char *variant;      /* "" for plain measure */
+    const char *phase;        /* "baseline" | "idle" | "scenario" */
+    int rep;                  /* 1-based */
+    int seq;                  /* position in the experiment's plan, 1-based */
     const char *command_json; /* argv as a JSON array */
     int64_t interval_ns;
 } jb_run_info;
@@ -77,14 +77,13 @@ typedef struct jb_store_ins {
 } jb_store_ins;
 int jb_store_ins_prepare(jb_store *st, jb_store_ins *ins, jb_err *err);
 void jb_store_ins_finalize(jb_store_ins *ins);
-int jb_store_ins_sample(jb_store_ins *ins, int64_t channel_id, int64_t t_ns, double value,
-                        bool ok);
+int jb_store_ins_sample(jb_store_ins *ins, int64_t channel_id, int64_t t_ns, double value, bool ok);
 
 typedef struct jb_marker {
     int64_t t_ns;    /* sender's time */
     int64_t recv_ns; /* recorder's receive time */
     int64_t pid;
-    char kind[8];    /* begin end event metric */
+    char kind[8]; /* begin end event metric */
     char name[68];
     bool has_index;
     int64_t index;
@@ -93,7 +92,7 @@ typedef struct jb_marker {
 } jb_marker;
 
 int jb_store_ins_marker(jb_store_ins *ins, int64_t run_id, const jb_marker *m);
-int jb_store_ins_bad_marker(jb_store_ins *ins, int64_t run_id, int64_t recv_ns,
-                            const char *reason, const char *raw, size_t rawlen);
+int jb_store_ins_bad_marker(jb_store_ins *ins, int64_t run_id, int64_t recv_ns, const char *reason,
+                            const char *raw, size_t rawlen);
 
 #endif

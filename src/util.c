@@ -30,8 +30,14 @@ static int64_t clock_ns(clockid_t id)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-int64_t jb_mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
-int64_t jb_real_ns(void) { return clock_ns(CLOCK_REALTIME); }
+int64_t jb_mono_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
+}
+int64_t jb_real_ns(void)
+{
+    return clock_ns(CLOCK_REALTIME);
+}
 
 int64_t jb_clock_offset_ns(void)
 {
@@ -91,15 +97,23 @@ int jb_parse_duration(const char *s, int64_t *ns)
     errno = 0;
     double v = strtod(s, &end);
     if (end == s || errno || !isfinite(v) || v < 0) return -1;
-    while (*end == ' ') end++;
+    while (*end == ' ')
+        end++;
     double mul;
-    if (!*end || !strcmp(end, "s")) mul = 1e9;
-    else if (!strcmp(end, "ms")) mul = 1e6;
-    else if (!strcmp(end, "us")) mul = 1e3;
-    else if (!strcmp(end, "ns")) mul = 1;
-    else if (!strcmp(end, "m") || !strcmp(end, "min")) mul = 60e9;
-    else if (!strcmp(end, "h")) mul = 3600e9;
-    else return -1;
+    if (!*end || !strcmp(end, "s"))
+        mul = 1e9;
+    else if (!strcmp(end, "ms"))
+        mul = 1e6;
+    else if (!strcmp(end, "us"))
+        mul = 1e3;
+    else if (!strcmp(end, "ns"))
+        mul = 1;
+    else if (!strcmp(end, "m") || !strcmp(end, "min"))
+        mul = 60e9;
+    else if (!strcmp(end, "h"))
+        mul = 3600e9;
+    else
+        return -1;
     double r = v * mul;
     if (r > 9e18) return -1;
     *ns = (int64_t)llround(r);
@@ -121,7 +135,8 @@ void jb_buf_append(jb_buf *b, const char *s, size_t n)
 {
     if (b->len + n + 1 > b->cap) {
         size_t nc = b->cap ? b->cap : 256;
-        while (nc < b->len + n + 1) nc *= 2;
+        while (nc < b->len + n + 1)
+            nc *= 2;
         char *p = realloc(b->data, nc);
         if (!p) abort(); /* out of memory: nothing sensible left to do */
         b->data = p;

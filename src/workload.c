@@ -45,8 +45,14 @@ void jb_workload_set_current(pid_t pid, bool group)
     g_current = pid;
 }
 
-int jb_workload_interrupted(void) { return g_signal; }
-void jb_workload_reset_interrupt(void) { g_signal = 0; }
+int jb_workload_interrupted(void)
+{
+    return g_signal;
+}
+void jb_workload_reset_interrupt(void)
+{
+    g_signal = 0;
+}
 
 static void *stderr_pump(void *arg)
 {
@@ -106,15 +112,18 @@ static void child_exec(const jb_workload_opts *o, int status_fd, int err_w)
         dup2(err_w, STDERR_FILENO);
         close(err_w);
     }
-    for (char *const *e = o->env_add; e && *e; e++) putenv(*e);
+    for (char *const *e = o->env_add; e && *e; e++)
+        putenv(*e);
     if (o->cwd && chdir(o->cwd) != 0) {
         int e = errno;
-        if (write(status_fd, &e, sizeof e) < 0) {}
+        if (write(status_fd, &e, sizeof e) < 0) {
+        }
         _exit(126);
     }
     execvp(o->argv[0], o->argv);
     int e = errno;
-    if (write(status_fd, &e, sizeof e) < 0) {}
+    if (write(status_fd, &e, sizeof e) < 0) {
+    }
     _exit(e == ENOENT ? 127 : 126);
 }
 
@@ -150,7 +159,8 @@ int jb_workload_spawn(jb_workload *w, const jb_workload_opts *o, jb_err *err)
     close(st[1]);
     int e = 0;
     ssize_t n;
-    while ((n = read(st[0], &e, sizeof e)) < 0 && errno == EINTR) {}
+    while ((n = read(st[0], &e, sizeof e)) < 0 && errno == EINTR) {
+    }
     close(st[0]);
     if (n == (ssize_t)sizeof e) {
         w->exec_failed = true;
@@ -223,7 +233,8 @@ int jb_workload_wait(jb_workload *w, int64_t timeout_ns)
 void jb_workload_reap(jb_workload *w)
 {
     int status;
-    while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {}
+    while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {
+    }
     if (w->pidfd >= 0) close(w->pidfd);
     w->pidfd = -1;
     if (w->err_thr_on) {

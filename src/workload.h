@@ -18,9 +18,9 @@ typedef struct jb_workload {
     pid_t pid;
     int pidfd;
     int64_t start_mono, end_mono;
-    int exit_code;     /* exit status, or 128+signal */
-    int term_signal;   /* 0 if it exited */
-    bool exec_failed;  /* execvp failed: exit_code is 127 (not found) or 126 */
+    int exit_code;    /* exit status, or 128+signal */
+    int term_signal;  /* 0 if it exited */
+    bool exec_failed; /* execvp failed: exit_code is 127 (not found) or 126 */
     int exec_errno;
     bool timed_out;
     /* stderr tail */

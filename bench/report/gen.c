@@ -76,13 +76,15 @@ int main(int argc, char **argv)
     jb_store st;
     jb_err err;
     if (jb_store_open(&st, argv[1], false, &err)) return die(&err);
-    if (jb_store_exec(&st, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
-                           "PRAGMA cache_size=-200000;", &err))
+    if (jb_store_exec(&st,
+                      "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
+                      "PRAGMA cache_size=-200000;",
+                      &err))
         return die(&err);
     if (jb_store_begin(&st, &err)) return die(&err);
     int64_t host = jb_store_add_host(&st, "/", "", &err);
-    int64_t exp = jb_store_add_experiment(&st, host, "report-bench", NULL, NULL, "experiment",
-                                          &err);
+    int64_t exp =
+        jb_store_add_experiment(&st, host, "report-bench", NULL, NULL, "experiment", &err);
     if (host < 0 || exp < 0) return die(&err);
     jb_store_ins ins;
     if (jb_store_ins_prepare(&st, &ins, &err)) return die(&err);
@@ -94,8 +96,12 @@ int main(int argc, char **argv)
         static const char *variant[3] = {"", "cnn", "mobilenet"};
         static const char *phase[3] = {"baseline", "scenario", "scenario"};
         static const double load[3] = {0.02, 0.85, 0.45};
-        jb_run_info ri = {.experiment_id = exp, .variant = variant[g], .phase = phase[g],
-                          .rep = ++reps[g], .seq = r + 1, .command_json = "[]",
+        jb_run_info ri = {.experiment_id = exp,
+                          .variant = variant[g],
+                          .phase = phase[g],
+                          .rep = ++reps[g],
+                          .seq = r + 1,
+                          .command_json = "[]",
                           .interval_ns = dt};
         int64_t start = t0 + (int64_t)r * (secs + 60) * 1000000000LL;
         int64_t end = start + (int64_t)secs * 1000000000LL;
@@ -128,7 +134,8 @@ int main(int argc, char **argv)
             acc[11] += 5e7 * u * step, acc[12] += 1e7 * u * step;
             acc[13] += 2e6 * u * step, acc[14] += 1e5 * step;
             acc[15] += 2 * u * step, acc[17] += 4e7 * u * step, acc[18] += 9e6 * u * step;
-            for (int c = 11; c <= 18; c++) v[c] = acc[c];
+            for (int c = 11; c <= 18; c++)
+                v[c] = acc[c];
             v[16] = 2e9 * u + 1e8, v[19] = 90 * u;
             for (int c = 0; c < 20; c++)
                 if (jb_store_ins_sample(&ins, cid[c], t, v[c], true)) {

@@ -54,7 +54,8 @@ static int parse_line(const char *p, char *name, size_t ncap, unsigned long long
     jb_parse_ull(&p);
     jb_parse_ull(&p);
     size_t i = 0;
-    while (*p && *p != ' ' && *p != '\n' && i + 1 < ncap) name[i++] = *p++;
+    while (*p && *p != ' ' && *p != '\n' && i + 1 < ncap)
+        name[i++] = *p++;
     name[i] = 0;
     if (!i) return -1;
     jb_parse_ull(&p);
@@ -67,8 +68,7 @@ static int parse_line(const char *p, char *name, size_t ncap, unsigned long long
     return 0;
 }
 
-static int disk_probe(const jb_source_env *env, char *reason, size_t rcap, char *fix,
-                      size_t fcap)
+static int disk_probe(const jb_source_env *env, char *reason, size_t rcap, char *fix, size_t fcap)
 {
     char buf[256];
     if (jb_read_file(env->root, "/proc/diskstats", buf, sizeof buf) < 0) {

@@ -38,7 +38,8 @@ static int read_busy_total(est_state *s, unsigned long long *busy, unsigned long
     if (strncmp(s->buf, "cpu ", 4)) return -1;
     const char *p = s->buf + 4;
     unsigned long long f[8];
-    for (int i = 0; i < 8; i++) f[i] = jb_parse_ull(&p);
+    for (int i = 0; i < 8; i++)
+        f[i] = jb_parse_ull(&p);
     *busy = f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
     *total = *busy + f[3] + f[4];
     return 0;
@@ -50,7 +51,8 @@ static int config_value(const char *file, const char *key, double *out)
     if (!file || jb_read_file(NULL, file, buf, sizeof buf) < 0) return -1;
     size_t kl = strlen(key);
     for (const char *p = buf; *p; p = jb_next_line(p)) {
-        while (*p == ' ') p++;
+        while (*p == ' ')
+            p++;
         if (!strncmp(p, key, kl) && (p[kl] == '=' || p[kl] == ' ')) {
             const char *v = strchr(p, '=');
             if (v) {
@@ -63,8 +65,7 @@ static int config_value(const char *file, const char *key, double *out)
 }
 
 /* Option beats config file beats default. Returns -1 on a bad value. */
-static int param(const jb_source_env *env, const char *key, double def, double *out,
-                 jb_err *err)
+static int param(const jb_source_env *env, const char *key, double def, double *out, jb_err *err)
 {
     const char *file = jb_source_opt_get(env, "estimate", "config");
     if (!file) file = getenv("JOULEBENCH_ESTIMATE_CONFIG");
@@ -81,8 +82,7 @@ static int param(const jb_source_env *env, const char *key, double def, double *
     return 0;
 }
 
-static int est_probe(const jb_source_env *env, char *reason, size_t rcap, char *fix,
-                     size_t fcap)
+static int est_probe(const jb_source_env *env, char *reason, size_t rcap, char *fix, size_t fcap)
 {
     char buf[256];
     if (jb_read_file(env->root, "/proc/stat", buf, sizeof buf) < 0) {
@@ -105,8 +105,10 @@ static int est_open(const jb_source_env *env, void **state, jb_channel_list *ch,
         return -1;
     }
     if (s->max_w < s->idle_w) {
-        jb_errf(err, "estimate: max_w (%g) is below idle_w (%g); set "
-                     "estimate.max_w >= estimate.idle_w", s->max_w, s->idle_w);
+        jb_errf(err,
+                "estimate: max_w (%g) is below idle_w (%g); set "
+                "estimate.max_w >= estimate.idle_w",
+                s->max_w, s->idle_w);
         free(s);
         return -1;
     }
@@ -143,8 +145,10 @@ static double mem_used_gib(est_state *s)
     for (const char *p = s->buf; *p; p = jb_next_line(p)) {
         const char *q = strchr(p, ':');
         if (!q) break;
-        if (!strncmp(p, "MemTotal:", 9)) q++, total = jb_parse_ull(&q);
-        else if (!strncmp(p, "MemAvailable:", 13)) q++, avail = jb_parse_ull(&q);
+        if (!strncmp(p, "MemTotal:", 9))
+            q++, total = jb_parse_ull(&q);
+        else if (!strncmp(p, "MemAvailable:", 13))
+            q++, avail = jb_parse_ull(&q);
     }
     return (double)(total - avail) / (1024.0 * 1024.0);
 }

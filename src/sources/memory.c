@@ -26,10 +26,14 @@ static void parse_meminfo(const char *p, mem_values *m)
     memset(m, 0, sizeof *m);
     while (*p) {
         unsigned long long *dst = NULL;
-        if (!strncmp(p, "MemTotal:", 9)) dst = &m->total;
-        else if (!strncmp(p, "MemAvailable:", 13)) dst = &m->available;
-        else if (!strncmp(p, "SwapTotal:", 10)) dst = &m->swap_total;
-        else if (!strncmp(p, "SwapFree:", 9)) dst = &m->swap_free;
+        if (!strncmp(p, "MemTotal:", 9))
+            dst = &m->total;
+        else if (!strncmp(p, "MemAvailable:", 13))
+            dst = &m->available;
+        else if (!strncmp(p, "SwapTotal:", 10))
+            dst = &m->swap_total;
+        else if (!strncmp(p, "SwapFree:", 9))
+            dst = &m->swap_free;
         if (dst) {
             const char *q = strchr(p, ':') + 1;
             *dst = jb_parse_ull(&q) * 1024ULL; /* values are in kB */

@@ -35,7 +35,8 @@ static int sum_bytes(const net_state *s, const char *p, unsigned long long *rx,
     *rx = *tx = 0;
     p = jb_next_line(jb_next_line(p));
     for (; *p; p = jb_next_line(p)) {
-        while (*p == ' ') p++;
+        while (*p == ' ')
+            p++;
         const char *colon = strchr(p, ':');
         const char *nl = strchr(p, '\n');
         if (!colon || (nl && colon > nl)) continue;
@@ -46,7 +47,8 @@ static int sum_bytes(const net_state *s, const char *p, unsigned long long *rx,
         name[n] = 0;
         const char *q = colon + 1;
         unsigned long long r = jb_parse_ull(&q);
-        for (int i = 0; i < 7; i++) jb_parse_ull(&q);
+        for (int i = 0; i < 7; i++)
+            jb_parse_ull(&q);
         unsigned long long t = jb_parse_ull(&q);
         if (wanted(s, name)) {
             *rx += r;

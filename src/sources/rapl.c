@@ -46,8 +46,7 @@ typedef struct zone_info {
     bool sub, psys;
 } zone_info;
 
-static int read_ull(const char *root, const char *dir, const char *file,
-                    unsigned long long *v)
+static int read_ull(const char *root, const char *dir, const char *file, unsigned long long *v)
 {
     char rel[256], buf[64];
     snprintf(rel, sizeof rel, "/sys/class/powercap/%s/%s", dir, file);
@@ -111,26 +110,29 @@ static int list_zones(const char *root, zone_info *zi, int cap)
     return n;
 }
 
-static int rapl_probe(const jb_source_env *env, char *reason, size_t rcap, char *fix,
-                      size_t fcap)
+static int rapl_probe(const jb_source_env *env, char *reason, size_t rcap, char *fix, size_t fcap)
 {
     zone_info zi[RAPL_MAX_ZONES];
     int n = list_zones(env->root, zi, RAPL_MAX_ZONES);
     if (n <= 0) {
         snprintf(reason, rcap, "no RAPL zones in /sys/class/powercap");
-        snprintf(fix, fcap, "needs an Intel (Sandy Bridge+) or AMD (Zen+) CPU with the "
-                            "intel_rapl_common/intel_rapl_msr kernel modules loaded "
-                            "(modprobe intel_rapl_msr); VMs usually do not expose RAPL");
+        snprintf(fix, fcap,
+                 "needs an Intel (Sandy Bridge+) or AMD (Zen+) CPU with the "
+                 "intel_rapl_common/intel_rapl_msr kernel modules loaded "
+                 "(modprobe intel_rapl_msr); VMs usually do not expose RAPL");
         return 0;
     }
     unsigned long long v;
     if (read_ull(env->root, zi[0].dir, "energy_uj", &v) < 0) {
         if (errno == EACCES) {
-            snprintf(reason, rcap, "/sys/class/powercap/%s/energy_uj is readable by root only "
-                                   "(since CVE-2020-8694)", zi[0].dir);
-            snprintf(fix, fcap, "run as root, or grant read access with a udev rule, e.g. "
-                                "SUBSYSTEM==\"powercap\", ACTION==\"add\", RUN+=\"/bin/chmod "
-                                "g+r /sys%%p/energy_uj\" plus a group, or a tmpfiles.d entry");
+            snprintf(reason, rcap,
+                     "/sys/class/powercap/%s/energy_uj is readable by root only "
+                     "(since CVE-2020-8694)",
+                     zi[0].dir);
+            snprintf(fix, fcap,
+                     "run as root, or grant read access with a udev rule, e.g. "
+                     "SUBSYSTEM==\"powercap\", ACTION==\"add\", RUN+=\"/bin/chmod "
+                     "g+r /sys%%p/energy_uj\" plus a group, or a tmpfiles.d entry");
         } else {
             jb_src_explain_access("/sys/class/powercap/*/energy_uj", errno, reason, rcap, fix,
                                   fcap);
@@ -146,7 +148,8 @@ static int rapl_open(const jb_source_env *env, void **state, jb_channel_list *ch
     int n = list_zones(env->root, zi, RAPL_MAX_ZONES);
     if (n <= 0) return jb_errf(err, "rapl: no zones under %s/sys/class/powercap", env->root);
     bool has_psys = false;
-    for (int i = 0; i < n; i++) has_psys |= zi[i].psys;
+    for (int i = 0; i < n; i++)
+        has_psys |= zi[i].psys;
     rapl_state *s = calloc(1, sizeof *s);
     if (!s) return jb_errf(err, "rapl: out of memory");
     for (int i = 0; i < n; i++) {
@@ -157,13 +160,15 @@ static int rapl_open(const jb_source_env *env, void **state, jb_channel_list *ch
         snprintf(rel, sizeof rel, "/sys/class/powercap/%s/energy_uj", zi[i].dir);
         z->fd = jb_src_open_file(env, rel, err);
         if (z->fd < 0) {
-            for (int k = 0; k < s->n; k++) close(s->z[k].fd);
+            for (int k = 0; k < s->n; k++)
+                close(s->z[k].fd);
             free(s);
             return -1;
         }
         if (jb_src_pread_all(z->fd, s->buf, sizeof s->buf) <= 0) {
             jb_errf(err, "%s%s: cannot read", env->root, rel);
-            for (int k = 0; k <= s->n; k++) close(s->z[k].fd);
+            for (int k = 0; k <= s->n; k++)
+                close(s->z[k].fd);
             free(s);
             return -1;
         }
@@ -195,8 +200,10 @@ static int rapl_read(void *state, int64_t now_ns, double *v, uint8_t *ok)
         if (jb_src_pread_all(z->fd, s->buf, sizeof s->buf) <= 0) continue;
         const char *p = s->buf;
         unsigned long long cur = jb_parse_ull(&p);
-        if (cur >= z->last_uj) z->total_uj += cur - z->last_uj;
-        else if (z->range_uj) z->total_uj += (z->range_uj - z->last_uj) + 1 + cur;
+        if (cur >= z->last_uj)
+            z->total_uj += cur - z->last_uj;
+        else if (z->range_uj)
+            z->total_uj += (z->range_uj - z->last_uj) + 1 + cur;
         z->last_uj = cur;
         v[i] = (double)z->total_uj * 1e-6;
         ok[i] = 1;
@@ -221,7 +228,8 @@ static void rapl_close(void *state)
 {
     rapl_state *s = state;
     if (!s) return;
-    for (int i = 0; i < s->n; i++) close(s->z[i].fd);
+    for (int i = 0; i < s->n; i++)
+        close(s->z[i].fd);
     free(s);
 }
 

@@ -12,8 +12,8 @@ setup() {
     [ -x "$TOP/$BUILD/jb-cnn" ] || skip "jb-cnn not built (make all)"
     [ -x "$JB" ] || skip "joulebench not built (\$JB=$JB)"
     TMP=$(mktemp -d)
-    export BUILD DEMO="$TMP/demo" SIZE=32 PER_CLASS=8 EPOCHS=2 THREADS=1
-    export PRETRAIN_PER_CLASS=6 PRETRAIN_EPOCHS=1
+    export BUILD DEMO="$TMP/demo" SIZE=40 PER_CLASS=8 EPOCHS=2 THREADS=1
+    export PRETRAIN_PER_CLASS=6 PRETRAIN_EPOCHS=1 PRETRAIN_SIZE=32
 }
 
 teardown() {
@@ -29,9 +29,14 @@ teardown() {
     grep -q '^name: flowers-demo$' "$DEMO/flowers.yml"
     grep -q 'repetitions: {scenario: 1, baseline: 1, idle: 1}' "$DEMO/flowers.yml"
     # every variant and the idle command use the generated data and settings
-    [ "$(grep -c "\"$DEMO/data/flowers-s32-n8\"" "$DEMO/flowers.yml")" -eq 3 ]
-    grep -q -- '--init-from, "'"$DEMO"'/data/mobilenetv2-a0.5-s32-n6-e1.ckpt"' "$DEMO/flowers.yml"
-    [ -f "$DEMO/data/mobilenetv2-a0.5-s32-n6-e1.ckpt" ]
+    [ "$(grep -c "\"$DEMO/data/flowers-s40-n8\"" "$DEMO/flowers.yml")" -eq 3 ]
+    grep -q -- '--init-from, "'"$DEMO"'/data/mobilenetv2-a0.5-k15-s32-n6-e1-lr0.005.ckpt"' "$DEMO/flowers.yml"
+    [ -f "$DEMO/data/mobilenetv2-a0.5-k15-s32-n6-e1-lr0.005.ckpt" ]
+    # the base is pretrained on 15 shape classes; the transfer variant runs at
+    # the base's input size, the own CNN at SIZE
+    [ "$(ls "$DEMO/data/pretrain-k15-s32-n6" | wc -l)" -eq 15 ]
+    sed -n '/^  mobilenetv2_transfer:/,/timeout/p' "$DEMO/flowers.yml" | tr -d '\n ' | grep -q -- '--size,"32"'
+    sed -n '/^  own_cnn:/,/timeout/p' "$DEMO/flowers.yml" | tr -d '\n ' | grep -q -- '--size,"40"'
     [ "$(sqlite3 "$DEMO/flowers.db" "SELECT group_concat(phase || ':' || variant || ':' || status, ' ') FROM run WHERE phase <> 'pilot' ORDER BY seq")" = \
       "baseline::ok idle::ok scenario:own_cnn:ok scenario:mobilenetv2_transfer:ok" ]
     grep -q '<svg' "$DEMO/report.html"
@@ -58,7 +63,7 @@ teardown() {
     # the same hyper-parameters in the C and the PyTorch own CNN
     for v in own_cnn own_cnn_pytorch; do
         sed -n "/^  $v:/,/timeout/p" "$DEMO/flowers.yml" | tr -d '\n ' |
-            grep -o -- '--alpha,"1",--size,"32",--epochs,"2",--batch,"32",--lr,"0.001",--threads,"1"'
+            grep -o -- '--alpha,"1",--size,"40",--epochs,"2",--batch,"32",--lr,"0.001",--threads,"1"'
     done
     [[ "$output" == *"scenario  own_cnn_pytorch       30"* ]]
 }

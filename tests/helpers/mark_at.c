@@ -15,9 +15,10 @@ int main(int argc, char **argv)
     for (int i = 1; i + 2 < argc; i += 3) {
         long long at = atoll(argv[i + 2]);
         struct timespec ts = {.tv_sec = at / 1000000000LL, .tv_nsec = at % 1000000000LL};
-        while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL)) {}
+        while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &ts, NULL)) {
+        }
         int rc = !strcmp(argv[i], "begin") ? jb_begin(argv[i + 1], JB_NO_INDEX)
-                                            : jb_end(argv[i + 1], JB_NO_INDEX);
+                                           : jb_end(argv[i + 1], JB_NO_INDEX);
         if (rc) {
             fprintf(stderr, "mark_at: sending %s %s failed\n", argv[i], argv[i + 1]);
             return 1;

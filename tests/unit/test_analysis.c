@@ -40,8 +40,8 @@ static void test_trapezoid_known_profile(void **st)
     }
     int64_t a = s.t[0] + 1234567890LL, b = s.t[0] + 55432100000LL; /* partial ends */
     double ta = (a - s.t[0]) / 1e9, tb = (b - s.t[0]) / 1e9;
-    double truth = 50 * (tb - ta) - 30 * 7.0 / (2 * M_PI) *
-                                        (cos(2 * M_PI * tb / 7.0) - cos(2 * M_PI * ta / 7.0));
+    double truth = 50 * (tb - ta) -
+                   30 * 7.0 / (2 * M_PI) * (cos(2 * M_PI * tb / 7.0) - cos(2 * M_PI * ta / 7.0));
     bool clamped;
     double e = jb_series_energy(&s, JB_KIND_POWER, a, b, &clamped);
     assert_false(clamped);
@@ -60,9 +60,8 @@ static void test_counter_interpolated(void **st)
     s.t[2] = 2000000000, s.v[2] = 130; /* 20 W */
     bool clamped;
     /* [0.5 s, 1.5 s] = 5 J + 10 J */
-    assert_float_equal(jb_series_energy(&s, JB_KIND_ENERGY_COUNTER, 500000000, 1500000000,
-                                        &clamped),
-                       15.0, 1e-9);
+    assert_float_equal(
+        jb_series_energy(&s, JB_KIND_ENERGY_COUNTER, 500000000, 1500000000, &clamped), 15.0, 1e-9);
     assert_false(clamped);
     assert_float_equal(jb_series_peak(&s, JB_KIND_ENERGY_COUNTER, 0, 2000000000), 20.0, 1e-9);
     jb_series_energy(&s, JB_KIND_ENERGY_COUNTER, -5, 1500000000, &clamped);
@@ -133,9 +132,8 @@ static void test_store_newer_schema_refused(void **st)
     jb_store s;
     jb_err err;
     assert_int_equal(jb_store_open(&s, p, false, &err), 0);
-    assert_int_equal(jb_store_exec(&s, "UPDATE meta SET value='99' WHERE key='schema_version'",
-                                   &err),
-                     0);
+    assert_int_equal(
+        jb_store_exec(&s, "UPDATE meta SET value='99' WHERE key='schema_version'", &err), 0);
     jb_store_close(&s);
     assert_int_equal(jb_store_open(&s, p, true, &err), -1);
     assert_non_null(strstr(err.msg, "schema version 99"));
@@ -181,8 +179,7 @@ static void test_store_corrupt_file(void **st)
     char p[256];
     tmp_db(p, sizeof p);
     FILE *f = fopen(p, "w");
-    fputs("this is not a database, just some text that is long enough to look like one....",
-          f);
+    fputs("this is not a database, just some text that is long enough to look like one....", f);
     fclose(f);
     jb_store s;
     jb_err err;

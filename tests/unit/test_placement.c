@@ -35,7 +35,10 @@ static double ramp_energy(int64_t real_ns)
     return real_ns <= g_ramp_start_real ? 0 : RATE_W * (double)(real_ns - g_ramp_start_real) / 1e9;
 }
 
-static int fake_probe(const jb_source_env *e, char *r, size_t rc, char *f, size_t fc) { return 1; }
+static int fake_probe(const jb_source_env *e, char *r, size_t rc, char *f, size_t fc)
+{
+    return 1;
+}
 static int fake_open(const jb_source_env *e, void **s, jb_channel_list *ch, jb_err *err)
 {
     jb_channel_add(ch, "fake/ramp", "J", JB_KIND_ENERGY_COUNTER, JB_ROLE_TOTAL, false);
@@ -51,9 +54,13 @@ static int fake_read(void *s, int64_t now_mono, double *v, uint8_t *ok)
 static void fake_close(void *s) {}
 
 /* family "cpu" so the headline picks it */
-static const jb_source_driver fake_drv = {.name = "rapl", .is_power = true, .family = "cpu",
-                                          .probe = fake_probe, .open = fake_open,
-                                          .read = fake_read, .close = fake_close};
+static const jb_source_driver fake_drv = {.name = "rapl",
+                                          .is_power = true,
+                                          .family = "cpu",
+                                          .probe = fake_probe,
+                                          .open = fake_open,
+                                          .read = fake_read,
+                                          .close = fake_close};
 
 /* The energy the analysis attributes to action `name`; *truth is what the
  * meter really counted between the times the workload stamped on the begin
@@ -108,29 +115,33 @@ static void test_marker_placement(void **state)
     int64_t now = jb_real_ns();
     g_ramp_start_real = now + 400000000LL;
     char t[6][32];
-    int64_t times[6] = {now + 150000000LL,   /* begin a        */
+    int64_t times[6] = {now + 150000000LL,               /* begin a        */
                         g_ramp_start_real + 50000000LL,  /* end a: 50 ms after T */
                         g_ramp_start_real + 50000000LL,  /* begin b (back to back) */
                         g_ramp_start_real + 250000000LL, /* end b */
                         g_ramp_start_real + 250000000LL, /* begin c */
                         g_ramp_start_real + 2000000000LL};
     g_ramp_end_real = times[5];
-    for (int i = 0; i < 6; i++) snprintf(t[i], sizeof t[i], "%lld", (long long)times[i]);
+    for (int i = 0; i < 6; i++)
+        snprintf(t[i], sizeof t[i], "%lld", (long long)times[i]);
     char helper[512];
     snprintf(helper, sizeof helper, "%s/tests/helpers/mark_at",
              getenv("BUILD") ? getenv("BUILD") : "build");
-    char *argv[] = {helper, "begin", "a", t[0], "end", "a", t[1], "begin", "b", t[2],
-                    "end", "b", t[3], "begin", "c", t[4], "end", "c", t[5], NULL};
-    jb_run_spec rs = {.info = {.experiment_id = 1, .phase = "scenario", .rep = 1, .seq = 1,
+    char *argv[] = {helper, "begin", "a",  t[0],    "end", "a",  t[1],  "begin", "b",  t[2],
+                    "end",  "b",     t[3], "begin", "c",   t[4], "end", "c",     t[5], NULL};
+    jb_run_spec rs = {.info = {.experiment_id = 1,
+                               .phase = "scenario",
+                               .rep = 1,
+                               .seq = 1,
                                .interval_ns = m.env.interval_ns},
                       .argv = argv};
     jb_run_result rr;
     assert_int_equal(jb_run_one(&st, &m, &rs, &rr, &err), 0);
     assert_string_equal(rr.status, "ok");
     sqlite3_stmt *q;
-    assert_int_equal(sqlite3_prepare_v2(st.db, "SELECT id FROM channel WHERE run_id=?", -1, &q,
-                                        NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(st.db, "SELECT id FROM channel WHERE run_id=?", -1, &q, NULL),
+        SQLITE_OK);
     sqlite3_bind_int64(q, 1, rr.run_id);
     assert_int_equal(sqlite3_step(q), SQLITE_ROW);
     int64_t chan = sqlite3_column_int64(q, 0);

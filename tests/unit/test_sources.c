@@ -19,8 +19,8 @@ extern const jb_source_driver jb_src_cpu, jb_src_memory, jb_src_disk, jb_src_net
 
 static jb_source_env env_for(const jb_source_opt *opts, int n)
 {
-    jb_source_env e = {.root = tu_root, .interval_ns = 100000000, .self_pid = 1,
-                       .opts = opts, .nopts = n};
+    jb_source_env e = {
+        .root = tu_root, .interval_ns = 100000000, .self_pid = 1, .opts = opts, .nopts = n};
     return e;
 }
 
@@ -109,12 +109,11 @@ static void test_disk_whole_disks_only(void **st)
     tu_put("/sys/block/sda/size", "1\n");
     tu_put("/sys/block/nvme0n1/size", "1\n");
     tu_put("/sys/block/loop0/size", "1\n");
-    const char *ds =
-        "   8       0 sda 10 0 100 0 20 0 200 0 0 0 0\n"
-        "   8       1 sda1 10 0 100 0 20 0 200 0 0 0 0\n"
-        " 259       0 nvme0n1 1 0 8 0 2 0 16 0 0 0 0\n"
-        " 259       1 nvme0n1p1 1 0 8 0 2 0 16 0 0 0 0\n"
-        "   7       0 loop0 5 0 1000 0 5 0 1000 0 0 0 0\n";
+    const char *ds = "   8       0 sda 10 0 100 0 20 0 200 0 0 0 0\n"
+                     "   8       1 sda1 10 0 100 0 20 0 200 0 0 0 0\n"
+                     " 259       0 nvme0n1 1 0 8 0 2 0 16 0 0 0 0\n"
+                     " 259       1 nvme0n1p1 1 0 8 0 2 0 16 0 0 0 0\n"
+                     "   7       0 loop0 5 0 1000 0 5 0 1000 0 0 0 0\n";
     tu_put("/proc/diskstats", ds);
     jb_source_env e = env_for(NULL, 0);
     jb_channel_list ch = {0};
@@ -272,8 +271,8 @@ static void test_estimate_model_and_label(void **st)
     tu_make_root("est");
     tu_put("/proc/stat", stat_text(0, 0, 0, 0));
     tu_put("/proc/meminfo", "MemTotal: 4194304 kB\nMemAvailable: 2097152 kB\n");
-    jb_source_opt o[] = {{"estimate.idle_w", "10"}, {"estimate.max_w", "50"},
-                         {"estimate.dram_w_per_gib", "0.5"}};
+    jb_source_opt o[] = {
+        {"estimate.idle_w", "10"}, {"estimate.max_w", "50"}, {"estimate.dram_w_per_gib", "0.5"}};
     jb_source_env e = env_for(o, 3);
     jb_channel_list ch = {0};
     void *s;
@@ -303,9 +302,8 @@ static void put_proc(int pid, int ppid, unsigned ut, unsigned st_, unsigned cut,
 {
     char rel[128], b[512];
     snprintf(rel, sizeof rel, "/proc/%d/stat", pid);
-    snprintf(b, sizeof b,
-             "%d (a (b) c) S %d 1 1 0 -1 0 0 0 0 0 %u %u %u 0 20 0 1 0 100 1000 5\n", pid, ppid,
-             ut, st_, cut);
+    snprintf(b, sizeof b, "%d (a (b) c) S %d 1 1 0 -1 0 0 0 0 0 %u %u %u 0 20 0 1 0 100 1000 5\n",
+             pid, ppid, ut, st_, cut);
     tu_put(rel, b);
     snprintf(rel, sizeof rel, "/proc/%d/statm", pid);
     snprintf(b, sizeof b, "100 %u 0 0 0 0 0\n", rss);

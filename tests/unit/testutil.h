@@ -40,7 +40,8 @@ static inline void tu_rm_root(void)
 {
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tu_root);
-    if (system(cmd) != 0) {}
+    if (system(cmd) != 0) {
+    }
 }
 
 #endif
