@@ -25,6 +25,8 @@ static void usage(FILE *f)
           "  jb-cnn train --data DIR [--model own|mobilenetv2] [--alpha 0.5] [--size 64]\n"
           "               [--epochs 10] [--batch 32] [--lr 1e-3] [--optimizer adam|sgd]\n"
           "               [--threads T] [--seed K] [--flip] [--val-split 0.2]\n"
+          "               [--cosine]   (lr: linear warm-up over the first 5 % of the\n"
+          "               steps, then cosine decay to 0; default: constant)\n"
           "               [--init-from base.ckpt [--freeze-backbone [--finetune-top N]]]\n"
           "               [--save out.ckpt]\n"
           "  jb-cnn idle --data DIR [train options]   (load data and model, send the event\n"
@@ -107,7 +109,7 @@ static int cmd_synth(int argc, char **argv)
         if (!strcmp(a, "--out"))
             out = NEXT();
         else if (!strcmp(a, "--classes"))
-            r = parse_int(a, NEXT(), 2, 5, &classes);
+            r = parse_int(a, NEXT(), 2, 15, &classes);
         else if (!strcmp(a, "--per-class"))
             r = parse_int(a, NEXT(), 1, 1000000, &per);
         else if (!strcmp(a, "--size"))
@@ -193,6 +195,8 @@ static int parse_train_args(const char *cmd, int argc, char **argv, cnn_train_cf
             r = parse_u64(a, NEXT(), &cfg.seed);
         else if (!strcmp(a, "--flip"))
             cfg.flip = 1;
+        else if (!strcmp(a, "--cosine"))
+            cfg.cosine = 1;
         else if (!strcmp(a, "--val-split"))
             r = parse_float(a, NEXT(), &cfg.val_split);
         else if (!strcmp(a, "--init-from"))

@@ -89,13 +89,22 @@ static void build_mobilenetv2(cnn_model *m)
         int out_c = make_divisible(cfg[s][1] * m->alpha);
         for (int r = 0; r < cfg[s][2]; r++) {
             int stride = r == 0 ? cfg[s][3] : 1, hidden = in_c * cfg[s][0], from = net->n;
-            cnn_net *b = cnn_begin_block(net, stride == 1 && in_c == out_c);
+            int residual = stride == 1 && in_c == out_c;
+            cnn_net *b = cnn_begin_block(net, residual);
             if (cfg[s][0] != 1) conv_bn_relu6(b, hidden, 1, 1);
             cnn_add_dwconv(b, 3, stride, 1);
             cnn_add_bn(b);
             cnn_add_act(b, CNN_RELU6);
             cnn_add_conv(b, out_c, 1, 1, 0, 0);
-            cnn_add_bn(b);
+            cnn_layer *last_bn = cnn_add_bn(b);
+            /* Zero-init the last BN gamma of a residual block: the block starts
+             * as the identity (Goyal et al. 2017, torchvision's
+             * zero_init_residual). With gamma 1 every residual branch adds
+             * unit-variance noise to the stream and this small network trained
+             * from scratch barely moves off chance (docs/case-study.md). */
+            if (residual)
+                for (size_t i = 0; i < last_bn->W.n; i++)
+                    last_bn->W.w[i] = 0.0f;
             cnn_end_block(net);
             mark_unit(net, from, unit++);
             in_c = out_c;

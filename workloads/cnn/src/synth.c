@@ -26,7 +26,10 @@
 #include "nn.h"
 
 static const char *flower_names[5] = {"daisy", "dandelion", "roses", "sunflowers", "tulips"};
-static const char *pretrain_names[5] = {"circle", "square", "triangle", "star", "ring"};
+static const char *pretrain_names[15] = {
+    "circle",      "square",      "triangle",      "star",      "ring",
+    "circle_pale", "square_pale", "triangle_pale", "star_pale", "ring_pale",
+    "circle_dark", "square_dark", "triangle_dark", "star_dark", "ring_dark"};
 
 const char *cnn_synth_class_name(int task, int c)
 {
@@ -78,6 +81,43 @@ static rgb jitter(rgb c, float d, uint64_t *r)
 static rgb mk(float r, float g, float b)
 {
     return (rgb){r, g, b};
+}
+
+/* HSV (h in turns, s and v in 0..1) to RGB. */
+static rgb hsv(float h, float s, float v)
+{
+    float h6 = (h - floorf(h)) * 6.0f, f = h6 - floorf(h6);
+    float p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
+    switch ((int)h6 % 6) {
+    case 0:
+        return mk(v, t, p);
+    case 1:
+        return mk(q, v, p);
+    case 2:
+        return mk(p, v, t);
+    case 3:
+        return mk(p, q, v);
+    case 4:
+        return mk(t, p, v);
+    default:
+        return mk(v, p, q);
+    }
+}
+
+/* The pretrain shape colour: half the time from the class's own hue band
+ * (class c: hue c/5 +- 0.08), otherwise any colour. The label then depends on
+ * shape AND colour, as ImageNet's do, so the pretrained backbone keeps
+ * colour features; with colour always random it learns to ignore colour and
+ * transfers badly to flowers, whose classes differ mostly in colour. */
+static rgb pretrain_colour(int cls, uint64_t *r)
+{
+    if (cls >= 10) /* "_dark": any hue, saturated, dark */
+        return hsv(urand(r, 0, 1), urand(r, 0.6f, 1), urand(r, 0.2f, 0.45f));
+    if (cls >= 5) /* "_pale": any hue, nearly white */
+        return hsv(urand(r, 0, 1), urand(r, 0, 0.25f), urand(r, 0.8f, 1));
+    if (cnn_rand01(r) < 0.5)
+        return hsv(cls / 5.0f + urand(r, -0.08f, 0.08f), urand(r, 0.5f, 1), urand(r, 0.5f, 1));
+    return mk(urand(r, 0.1f, 1), urand(r, 0.1f, 1), urand(r, 0.1f, 1));
 }
 
 static void flower_params(flower *f, int cls, uint64_t *r, int easy)
@@ -166,8 +206,8 @@ static void make_scene(scene *s, int task, int cls, int size, uint64_t *r, int e
     if (task == CNN_SYNTH_FLOWERS) {
         flower_params(f, cls, r, easy);
     } else {
-        f->shape = cls;
-        f->petal = mk(urand(r, 0.1f, 1), urand(r, 0.1f, 1), urand(r, 0.1f, 1));
+        f->shape = cls % 5;
+        f->petal = pretrain_colour(cls, r);
         f->core = mk(urand(r, 0.1f, 1), urand(r, 0.1f, 1), urand(r, 0.1f, 1));
         f->petals = 5;
     }
@@ -295,8 +335,10 @@ static int mkdir_p(const char *path, jb_err *err)
 int cnn_synth_write(const char *out, int task, int classes, int per_class, int size, uint64_t seed,
                     int easy, jb_err *err)
 {
-    if (classes < 2 || classes > 5)
-        return jb_errf(err, "jb-cnn synth: --classes %d out of range (2..5)", classes);
+    int max_classes = task == CNN_SYNTH_PRETRAIN ? 15 : 5;
+    if (classes < 2 || classes > max_classes)
+        return jb_errf(err, "jb-cnn synth: --classes %d out of range (2..%d for task %s)", classes,
+                       max_classes, task == CNN_SYNTH_PRETRAIN ? "pretrain" : "flowers");
     if (per_class < 1 || per_class > 1000000)
         return jb_errf(err, "jb-cnn synth: --per-class %d out of range (1..1000000)", per_class);
     if (size < 8 || size > 1024)

@@ -115,11 +115,23 @@ static int setup_model(const cnn_train_cfg *cfg, cnn_model *m, int classes, jb_e
     return 0;
 }
 
+/* --cosine: linear warm-up over the first 5 % of the steps (Adam's first
+ * steps with fresh BN statistics are the least reliable), then cosine decay
+ * to 0 at the last step. `done` = optimiser steps taken before this one. */
+static float scheduled_lr(float base, long done, long total)
+{
+    long warm = total / 20 > 1 ? total / 20 : 1;
+    if (done < warm) return base * (float)(done + 1) / (float)warm;
+    double x = (double)(done - warm) / (double)(total - warm > 1 ? total - warm : 1);
+    return (float)(base * 0.5 * (1.0 + cos(M_PI * (x < 1 ? x : 1))));
+}
+
 /* One training epoch over the shuffled training indices. */
 static void train_epoch(cnn_model *m, const cnn_dataset *ds, int *tr, int ntr,
                         const cnn_train_cfg *cfg, cnn_opt *opt, uint64_t *rng, int *labels,
                         int *pred, uint8_t *flip, eval *ev)
 {
+    long total_steps = (long)cfg->epochs * ((ntr + cfg->batch - 1) / cfg->batch);
     cnn_net *net = &m->net;
     for (int i = ntr - 1; i > 0; i--) { /* Fisher-Yates */
         int j = (int)(cnn_rand(rng) % (uint64_t)(i + 1)), t = tr[i];
@@ -139,6 +151,7 @@ static void train_epoch(cnn_model *m, const cnn_dataset *ds, int *tr, int ntr,
         for (int i = 0; i < b; i++)
             correct += pred[i] == labels[i];
         cnn_backward(net, b);
+        if (cfg->cosine) opt->lr = scheduled_lr(cfg->lr, opt->t, total_steps);
         cnn_opt_step(net, opt);
     }
     double dt = now_s() - t0;

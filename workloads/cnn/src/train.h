@@ -16,6 +16,7 @@ typedef struct cnn_train_cfg {
     cnn_model_kind model;
     float alpha;
     int size, epochs, batch, threads, flip;
+    int cosine; /* lr schedule: warm-up then cosine decay (else constant) */
     float lr;
     cnn_opt_kind optimizer;
     uint64_t seed;

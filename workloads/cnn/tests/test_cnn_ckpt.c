@@ -187,6 +187,33 @@ static void test_reject_bad_files(void **st)
     cnn_model_free(&mb);
 }
 
+/* MobileNetV2: the last BN of every residual block starts with gamma 0 (the
+ * block is the identity at first), every other BN with gamma 1. */
+static void test_mobilenet_zero_init_residual(void **st)
+{
+    cnn_model m;
+    jb_err err;
+    assert_int_equal(cnn_model_build(&m, CNN_MODEL_MOBILENETV2, 0.5f, 32, 5, 1, &err), 0);
+    int residual = 0, plain = 0;
+    for (int i = 0; i < m.net.n; i++) {
+        cnn_layer *l = &m.net.layers[i];
+        if (l->type != CNN_BLOCK) continue;
+        cnn_net *b = l->sub;
+        for (int k = 0; k < b->n; k++) {
+            cnn_layer *q = &b->layers[k];
+            if (q->type != CNN_BN) continue;
+            float want = (l->residual && k == b->n - 1) ? 0.0f : 1.0f;
+            for (size_t j = 0; j < q->W.n; j++)
+                assert_true(q->W.w[j] == want);
+        }
+        residual += l->residual;
+        plain += !l->residual;
+    }
+    assert_int_equal(residual, 10); /* 17 blocks, 7 change stride or width */
+    assert_int_equal(plain, 7);
+    cnn_model_free(&m);
+}
+
 int main(void)
 {
     cnn_set_threads(1);
@@ -195,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_mobilenet),
         cmocka_unit_test(test_transfer_new_head),
         cmocka_unit_test(test_reject_bad_files),
+        cmocka_unit_test(test_mobilenet_zero_init_residual),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -239,12 +239,47 @@ static void test_resize(void **st)
     assert_int_equal(dst[4 + 1], 64); /* channel 1 the same */
 }
 
+/* The pretrain task has 15 classes (5 shapes x any / pale / dark colour);
+ * the flowers task stays at 5. A pale class is brighter than a dark one. */
+static void test_pretrain_classes(void **st)
+{
+    jb_err err;
+    char out[400], path[600];
+    snprintf(out, sizeof(out), "%s/pre15", dir);
+    assert_int_equal(cnn_synth_write(out, CNN_SYNTH_PRETRAIN, 15, 2, 16, 3, 0, &err), 0);
+    for (int c = 0; c < 15; c++) {
+        struct stat sb;
+        snprintf(path, sizeof(path), "%s/%s/%s_0001.png", out, cnn_synth_class_name(1, c),
+                 cnn_synth_class_name(1, c));
+        assert_int_equal(stat(path, &sb), 0);
+    }
+    assert_string_equal(cnn_synth_class_name(CNN_SYNTH_PRETRAIN, 5), "circle_pale");
+    assert_string_equal(cnn_synth_class_name(CNN_SYNTH_PRETRAIN, 14), "ring_dark");
+    assert_int_equal(cnn_synth_write(out, CNN_SYNTH_PRETRAIN, 16, 2, 16, 3, 0, &err), -1);
+    assert_non_null(strstr(err.msg, "2..15"));
+    assert_int_equal(cnn_synth_write(out, CNN_SYNTH_FLOWERS, 6, 2, 16, 3, 0, &err), -1);
+    assert_non_null(strstr(err.msg, "2..5"));
+    /* mean brightness of the shape's colour class: pale (circle_pale) vs dark
+     * (circle_dark), large easy circles, averaged over 8 images each */
+    double mean[2] = {0, 0};
+    uint8_t img[48 * 48 * 3];
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 8; i++) {
+            cnn_synth_render(CNN_SYNTH_PRETRAIN, k ? 10 : 5, i, 48, 5, 1, img);
+            /* the centre pixel is on the circle (easy: centred, large) */
+            const uint8_t *p = img + (24 * 48 + 24) * 3;
+            mean[k] += (p[0] + p[1] + p[2]) / 3.0 / 8;
+        }
+    if (!(mean[0] > mean[1] + 80)) fail_msg("pale %.0f vs dark %.0f", mean[0], mean[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vectors),      cmocka_unit_test(test_split),
-        cmocka_unit_test(test_imagefolder),  cmocka_unit_test(test_bad_folders),
-        cmocka_unit_test(test_decoder_fuzz), cmocka_unit_test(test_resize),
+        cmocka_unit_test(test_vectors),          cmocka_unit_test(test_split),
+        cmocka_unit_test(test_imagefolder),      cmocka_unit_test(test_bad_folders),
+        cmocka_unit_test(test_decoder_fuzz),     cmocka_unit_test(test_resize),
+        cmocka_unit_test(test_pretrain_classes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
