@@ -40,7 +40,7 @@ TEST_HELPER_BIN := $(TEST_HELPERS:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 FAKE_NVML := $(BUILD)/tests/fake/libnvidia-ml.so.1
 CHECK_EXTRA += $(FAKE_NVML)
 
-.PHONY: all check unit e2e sanitize deps demo install clean format bench deps-browser \
+.PHONY: format-check all check unit e2e sanitize deps demo install clean format bench deps-browser \
         report-screenshot
 all: $(BUILD)/joulebench $(BUILD)/libjoulebench.a $(BUILD)/libjoulebench.so joulebench
 
@@ -133,6 +133,11 @@ install: all
 
 format:
 	clang-format -i $$(git ls-files "*.c" "*.h" | grep -v "^tests/fixtures/")
+
+# Fails when a C file differs from the checked-in .clang-format style (CI runs it).
+format-check:
+	@clang-format --dry-run --Werror $$(git ls-files "*.c" "*.h" | grep -v "^tests/fixtures/") \
+	  && echo "format: every C file follows .clang-format"
 
 clean:
 	rm -rf build build-san joulebench
