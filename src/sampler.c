@@ -63,6 +63,13 @@ struct jb_sampler {
     double scratch_v[JB_MAX_CHANNELS];
     uint8_t scratch_ok[JB_MAX_CHANNELS];
     jb_store_ins ins;
+    /* Writer-side compression of constant stretches (see write_value). */
+    struct chan_run {
+        bool has_last, has_pend;
+        double last;    /* the value last written */
+        int64_t pend_t; /* a repeat of it, not yet written */
+    } runs[JB_MAX_CHANNELS];
+    uint64_t written, skipped;
     int write_error;
     jb_err werr;
 };
@@ -192,6 +199,43 @@ static void on_bad_marker(void *ctx, int64_t recv_ns, const char *reason, const 
     jb_store_ins_bad_marker(&s->ins, s->run_id, recv_ns, reason, raw, rawlen);
 }
 
+/* A channel that keeps one value (an idle counter, swap, a process's RSS)
+ * is stored as the first and the last sample of the stretch: linear
+ * interpolation between them gives the same value at every time in between,
+ * so every energy, mean, peak and rate computed from the store is unchanged,
+ * while the writer inserts far fewer rows. The held "last" sample is written
+ * at each commit, so a crash still loses at most the last second. */
+static void write_value(jb_sampler *s, int c, int64_t t, double v, bool ok)
+{
+    struct chan_run *r = &s->runs[c];
+    if (ok && r->has_last && v == r->last) {
+        r->pend_t = t;
+        r->has_pend = true;
+        s->skipped++;
+        return;
+    }
+    if (r->has_pend && jb_store_ins_sample(&s->ins, s->chan_ids[c], r->pend_t, r->last, true))
+        s->write_error = 1;
+    r->has_pend = false;
+    if (jb_store_ins_sample(&s->ins, s->chan_ids[c], t, v, ok)) s->write_error = 1;
+    s->written++;
+    r->has_last = ok;
+    r->last = v;
+}
+
+/* Write the held repeats, so the store ends with the latest sample. */
+static void write_pending(jb_sampler *s)
+{
+    for (int c = 0; c < s->nch; c++) {
+        struct chan_run *r = &s->runs[c];
+        if (!r->has_pend) continue;
+        if (jb_store_ins_sample(&s->ins, s->chan_ids[c], r->pend_t, r->last, true))
+            s->write_error = 1;
+        r->has_pend = false;
+        s->written++;
+    }
+}
+
 /* Move everything queued into the store in one transaction. */
 static void flush(jb_sampler *s)
 {
@@ -206,9 +250,9 @@ static void flush(jb_sampler *s)
         const double *v = s->row_v + slot * (size_t)s->nch;
         const uint8_t *ok = s->row_ok + slot * (size_t)s->nch;
         for (int c = 0; c < s->nch; c++)
-            if (jb_store_ins_sample(&s->ins, s->chan_ids[c], s->row_t[slot], v[c], ok[c]))
-                s->write_error = 1;
+            write_value(s, c, s->row_t[slot], v[c], ok[c]);
     }
+    write_pending(s);
     atomic_store_explicit(&s->tail, tail, memory_order_release);
     if (s->rec) jb_recorder_drain(s->rec, on_marker, on_bad_marker, s);
     if (jb_store_commit(s->st, &s->werr)) s->write_error = 1;

@@ -173,8 +173,94 @@ static void test_marker_placement(void **state)
     unlink(db);
 }
 
+/* Two channels: one stays at 42, one counts. The writer stores the constant
+ * stretch as its first and last sample (plus one per commit), and every
+ * figure computed from the store is unchanged. */
+static int two_open(const jb_source_env *e, void **s, jb_channel_list *ch, jb_err *err)
+{
+    jb_channel_add(ch, "fake/const", "B", JB_KIND_GAUGE, JB_ROLE_NONE, false);
+    jb_channel_add(ch, "fake/count", "B", JB_KIND_COUNTER, JB_ROLE_NONE, false);
+    *s = NULL;
+    return 0;
+}
+static int two_read(void *s, int64_t now_mono, double *v, uint8_t *ok)
+{
+    v[0] = 42;
+    v[1] = (double)now_mono;
+    ok[0] = ok[1] = 1;
+    return 0;
+}
+static const jb_source_driver two_drv = {
+    .name = "fake", .probe = fake_probe, .open = two_open, .read = two_read, .close = fake_close};
+
+static int64_t count_samples(jb_store *st, int64_t run, const char *name, int64_t *first,
+                             int64_t *last)
+{
+    sqlite3_stmt *q;
+    sqlite3_prepare_v2(st->db,
+                       "SELECT count(*), min(s.t_ns), max(s.t_ns) FROM sample s JOIN channel c "
+                       "ON c.id=s.channel_id WHERE c.run_id=? AND c.name=?",
+                       -1, &q, NULL);
+    sqlite3_bind_int64(q, 1, run);
+    sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(q, 0);
+    *first = sqlite3_column_int64(q, 1);
+    *last = sqlite3_column_int64(q, 2);
+    sqlite3_finalize(q);
+    return n;
+}
+
+static void test_constant_stretch_compressed(void **state)
+{
+    char db[] = "/tmp/jb_rle_XXXXXX";
+    int fd = mkstemp(db);
+    close(fd);
+    unlink(db);
+    jb_store st;
+    jb_err err;
+    assert_int_equal(jb_store_open(&st, db, false, &err), 0);
+    jb_meter m;
+    memset(&m, 0, sizeof m);
+    m.env.root = "/";
+    m.env.interval_ns = 5000000; /* 5 ms */
+    m.src[0].drv = &two_drv;
+    two_open(&m.env, &m.src[0].state, &m.ch, &err);
+    m.src[0].n = 2;
+    m.nsrc = 1;
+    char *argv[] = {"sleep", "1.5", NULL};
+    jb_run_spec rs = {.info = {.experiment_id = 1,
+                               .phase = "scenario",
+                               .rep = 1,
+                               .seq = 1,
+                               .interval_ns = m.env.interval_ns},
+                      .argv = argv};
+    jb_run_result rr;
+    assert_int_equal(jb_run_one(&st, &m, &rs, &rr, &err), 0);
+    int64_t f0, l0, f1, l1;
+    int64_t nconst = count_samples(&st, rr.run_id, "fake/const", &f0, &l0);
+    int64_t ncount = count_samples(&st, rr.run_id, "fake/count", &f1, &l1);
+    print_message("constant channel: %lld rows, counting channel: %lld rows (%llu samples)\n",
+                  (long long)nconst, (long long)ncount, (unsigned long long)rr.q.samples);
+    assert_true(ncount >= 200);
+    assert_true(nconst <= 8); /* first, last, one per commit (~1 s) */
+    assert_int_equal(f0, f1); /* the stretch still spans the whole run */
+    assert_int_equal(l0, l1);
+    jb_run_summary *sum = malloc(sizeof *sum);
+    assert_int_equal(jb_run_summarize(&st, rr.run_id, sum, &err), 0);
+    for (int i = 0; i < sum->nch; i++)
+        if (!strcmp(sum->ch[i].name, "fake/const")) {
+            assert_true(sum->ch[i].mean == 42.0);
+            assert_true(sum->ch[i].peak == 42.0);
+        }
+    free(sum);
+    jb_store_close(&st);
+    unlink(db);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_marker_placement)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_marker_placement),
+                                       cmocka_unit_test(test_constant_stretch_compressed)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
