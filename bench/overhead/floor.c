@@ -6,7 +6,12 @@
  * /proc/net/dev with pread on descriptors opened once, and parsing the numbers
  * joulebench's cpu, memory, disk and net sources use. No store, no threads.
  *
- * Usage: floor INTERVAL_MS SECONDS. At the end it prints one line with the
+ * With a third argument PID it also re-reads what joulebench's process source
+ * reads for a one-process tree: /proc/PID/stat, statm, io and
+ * task/PID/children (descriptors opened once) — the floor for the default
+ * sources, which include the process tree.
+ *
+ * Usage: floor INTERVAL_MS SECONDS [PID]. At the end it prints one line with the
  * samples taken, the wake-up lateness (p50/p99/max in µs) and a checksum of
  * what it parsed (so the compiler cannot drop the parsing).
  */
@@ -141,9 +146,22 @@ static int cmp_i64(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3 || atof(argv[1]) <= 0 || atof(argv[2]) <= 0) {
-        fprintf(stderr, "usage: floor INTERVAL_MS SECONDS\n");
+    if (argc < 3 || argc > 4 || atof(argv[1]) <= 0 || atof(argv[2]) <= 0) {
+        fprintf(stderr, "usage: floor INTERVAL_MS SECONDS [PID]\n");
         return 2;
+    }
+    int pfd[4], npfd = 0;
+    if (argc == 4) {
+        const char *rel[] = {"stat", "statm", "io", "task/%s/children"};
+        for (int i = 0; i < 4; i++) {
+            char sub[64], path[128];
+            snprintf(sub, sizeof sub, rel[i], argv[3]);
+            snprintf(path, sizeof path, "/proc/%s/%s", argv[3], sub);
+            if ((pfd[npfd++] = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+                perror(path);
+                return 1;
+            }
+        }
     }
     int64_t step = (int64_t)(atof(argv[1]) * 1e6);
     int64_t end = mono_ns() + (int64_t)(atof(argv[2]) * 1e9);
@@ -168,6 +186,11 @@ int main(int argc, char **argv)
         if (n < MAX_SAMPLES) late[n++] = now - next;
         for (int i = 0; i < 4; i++)
             if (reread(fd[i], i < 2) > 0) check += parse[i]();
+        for (int i = 0; i < npfd; i++)
+            if (reread(pfd[i], 1) > 0) { /* the numbers the process source uses */
+                const char *p = i == 0 ? strrchr(buf, ')') : buf;
+                if (p) check += parse_ull(&p);
+            }
         next += step;
         now = mono_ns();
         if (now > next) next += ((now - next) / step + 1) * step; /* skip missed deadlines */

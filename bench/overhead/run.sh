@@ -16,7 +16,9 @@
 # joulebench's own run quality (--json) and from floor.c.
 # Needs `make all`. Usage: bench/overhead/run.sh [SECONDS]   (default 20)
 #   env INTERVALS="100 10" (ms), WARMUP=2 (s), ROUNDS=1, BUILD=build,
-#   SAMPLERS="floor usage noproc auto collectd psutil" (which rows to run),
+#   SAMPLERS="floor floorproc usage noproc auto collectd psutil" (which rows to run;
+#   floorproc = the floor plus a sleeping process's /proc files, the fair floor for
+#   the default sources, which include the process tree),
 #   JB=path/to/joulebench (another build, e.g. for a before/after comparison)
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,7 +30,7 @@ rounds=${ROUNDS:-1}
 py=/usr/bin/python3
 cd "$top"
 jb=${JB:-$top/$build/joulebench}
-samplers=${SAMPLERS:-floor usage noproc auto collectd psutil}
+samplers=${SAMPLERS:-floor floorproc usage noproc auto collectd psutil}
 want() { case " $samplers " in *" $1 "*) return 0 ;; esac; return 1; }
 [ -x "$jb" ] || { echo "run 'make all' first ($jb missing)" >&2; exit 1; }
 tmp=$(mktemp -d)
@@ -93,6 +95,15 @@ run_floor() {
     j=$(sed -e 's/.*jitter_p50_us=\([^ ]*\) jitter_p99_us=\([^ ]*\) jitter_max_us=\([^ ]*\).*/\1 \2 \3/' "$tmp/floor.out")
     record floor "$1" "$j"
 }
+run_floor_proc() { # the floor plus the files the process source reads for one process
+    sleep $((total + 5)) & sp=$!
+    "$tmp/floor" "$1" "$total" "$sp" > "$tmp/floor.out" & bgpid=$!
+    window "floor +process" "$1" "$bgpid"
+    wait "$bgpid"; bgpid=
+    kill "$sp" 2>/dev/null; wait "$sp" 2>/dev/null || true
+    j=$(sed -e 's/.*jitter_p50_us=\([^ ]*\) jitter_p99_us=\([^ ]*\) jitter_max_us=\([^ ]*\).*/\1 \2 \3/' "$tmp/floor.out")
+    record "floor +process" "$1" "$j"
+}
 run_collectd() {
     mkdir -p "$tmp/collectd"
     sed -e "s|@INTERVAL@|$(awk -v i="$1" 'BEGIN { print i / 1000 }')|" -e "s|@DIR@|$tmp/collectd|g" \
@@ -119,6 +130,7 @@ while [ "$r" -lt "$rounds" ]; do
     r=$((r + 1))
     for iv in $intervals; do
         ! want floor || run_floor "$iv"
+        ! want floorproc || run_floor_proc "$iv"
         ! want usage || run_jb "joulebench usage" "$iv" cpu,memory,disk,net,process
         ! want noproc || run_jb "joulebench usage -process" "$iv" cpu,memory,disk,net
         ! want auto || run_jb "joulebench auto" "$iv" auto
