@@ -4,6 +4,7 @@
  * decides whether an experiment goes on (experiment.c does).
  */
 #include "controls.h"
+#include "source.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -126,29 +127,23 @@ json_object *jb_reset_run(char *const *argv, int64_t timeout_ns, bool *ok)
 
 /* ---- CPU load and processes ---- */
 
-int jb_cpu_times_read(const char *root, jb_cpu_times *t)
+int jb_cpu_times_read(const char *root, jb_cpu_load *t)
 {
     char buf[512];
     if (jb_read_file(root, "/proc/stat", buf, sizeof buf) < 0) return -1;
     if (strncmp(buf, "cpu ", 4)) return -1;
-    unsigned long long v[10] = {0};
     const char *p = buf + 4;
-    int n = 0;
-    for (; n < 10; n++) {
-        char *end;
-        while (*p == ' ')
-            p++;
-        if (!isdigit((unsigned char)*p)) break;
-        v[n] = strtoull(p, &end, 10);
-        p = end;
-    }
-    if (n < 4) return -1;
-    /* user nice system idle iowait irq softirq steal guest guest_nice */
-    unsigned long long total = 0;
-    for (int i = 0; i < 8 && i < n; i++)
-        total += v[i];
-    t->total = total;
-    t->busy = total - v[3] - v[4];
+    int fields = 0; /* user nice system idle at least */
+    for (const char *q = p; *q && *q != '\n'; q++)
+        if (isdigit((unsigned char)*q) && (q == p || q[-1] == ' '))
+            fields++;
+        else if (*q != ' ' && !isdigit((unsigned char)*q))
+            return -1;
+    if (fields < 4) return -1;
+    jb_cpu_times ct; /* the parser the cpu source uses (source.h) */
+    jb_parse_cpu_times(p, &ct);
+    t->total = jb_cpu_total(&ct);
+    t->busy = jb_cpu_busy(&ct);
     return 0;
 }
 
@@ -189,7 +184,7 @@ unsigned long long jb_proc_ticks(const char *root, pid_t pid)
     return ticks;
 }
 
-double jb_cpu_busy_pct(const jb_cpu_times *a, const jb_cpu_times *b, unsigned long long self_ticks)
+double jb_cpu_busy_pct(const jb_cpu_load *a, const jb_cpu_load *b, unsigned long long self_ticks)
 {
     if (b->total <= a->total) return NAN;
     double total = (double)(b->total - a->total);
@@ -311,7 +306,7 @@ int jb_quiet_wait(const jb_quiet_opts *o, jb_quiet_result *r, jb_err *err)
 {
     memset(r, 0, sizeof *r);
     int64_t poll = o->poll_ns > 0 ? o->poll_ns : 250000000LL;
-    jb_cpu_times prev, cur;
+    jb_cpu_load prev, cur;
     if (jb_cpu_times_read(o->root, &prev))
         return jb_errf(err,
                        "%s/proc/stat: cannot read the CPU times for the quiet check; "

@@ -62,20 +62,20 @@ json_object *jb_reset_run(char *const *argv, int64_t timeout_ns, bool *ok);
 
 /* ---- CPU load and processes ---- */
 
-typedef struct jb_cpu_times {
+typedef struct jb_cpu_load {
     unsigned long long busy, total; /* ticks summed over all CPUs */
-} jb_cpu_times;
+} jb_cpu_load;
 
 /* The aggregate "cpu" line of ROOT/proc/stat. busy excludes idle and iowait;
  * total excludes guest time (already inside user). */
-int jb_cpu_times_read(const char *root, jb_cpu_times *t);
+int jb_cpu_times_read(const char *root, jb_cpu_load *t);
 
 /* utime+stime of ROOT/proc/PID/stat in ticks (all threads); 0 if unreadable. */
 unsigned long long jb_proc_ticks(const char *root, pid_t pid);
 
 /* System CPU % of all cores between a and b, less self_ticks (joulebench's
  * own CPU time over the same span). Clamped to 0..100; NAN when no time passed. */
-double jb_cpu_busy_pct(const jb_cpu_times *a, const jb_cpu_times *b, unsigned long long self_ticks);
+double jb_cpu_busy_pct(const jb_cpu_load *a, const jb_cpu_load *b, unsigned long long self_ticks);
 
 typedef struct jb_proc_entry {
     pid_t pid;

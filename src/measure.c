@@ -76,13 +76,7 @@ static const char *run_status(const jb_run_result *r)
 static void sleep_window(int64_t until_mono, jb_workload *w)
 {
     while (jb_mono_ns() < until_mono && !jb_workload_interrupted()) {
-        if (w && w->pid > 0) {
-            siginfo_t si;
-            memset(&si, 0, sizeof si);
-            if (waitid(P_PID, (id_t)w->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-                si.si_pid == w->pid)
-                return;
-        }
+        if (w && jb_workload_has_exited(w)) return;
         int64_t left = until_mono - jb_mono_ns();
         if (left > 10000000) left = 10000000;
         if (left <= 0) break;
@@ -97,14 +91,6 @@ static void set_start(jb_store *st, int64_t run_id, int64_t mono)
     snprintf(sql, sizeof sql, "UPDATE run SET start_ns=%lld WHERE id=%lld",
              (long long)(mono + jb_clock_offset_ns()), (long long)run_id);
     jb_store_exec(st, sql, NULL);
-}
-
-static bool has_exited(jb_workload *w)
-{
-    siginfo_t si;
-    memset(&si, 0, sizeof si);
-    return waitid(P_PID, (id_t)w->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-           si.si_pid == w->pid;
 }
 
 /* Receive time (monotonic) of the first event marker `name` of the run, or
@@ -135,7 +121,7 @@ static int64_t wait_ready_marker(jb_store *st, const jb_run_spec *rs, jb_workloa
         int64_t t = ready_marker_mono(st, out->run_id, rs->ready_marker);
         if (t >= 0) return t > w->start_mono ? t : w->start_mono;
         if (jb_workload_interrupted()) return -1;
-        if (has_exited(w) || jb_mono_ns() - w->start_mono > limit) break;
+        if (jb_workload_has_exited(w) || jb_mono_ns() - w->start_mono > limit) break;
         struct timespec ts = {0, 50000000};
         nanosleep(&ts, NULL);
     }
@@ -145,7 +131,7 @@ static int64_t wait_ready_marker(jb_store *st, const jb_run_spec *rs, jb_workloa
     snprintf(out->note, sizeof out->note,
              "the idle command %s before sending the ready "
              "marker '%s'",
-             has_exited(w) ? "exited" : "timed out", rs->ready_marker);
+             jb_workload_has_exited(w) ? "exited" : "timed out", rs->ready_marker);
     return -1;
 }
 
@@ -174,7 +160,7 @@ static int64_t idle_window(jb_store *st, const jb_run_spec *rs, jb_sampler *smp,
      * still [start, start + window], the samples cover it. */
     int64_t end = jb_mono_ns();
     if (end > start + rs->window_ns) end = start + rs->window_ns;
-    if (has_exited(w))
+    if (jb_workload_has_exited(w))
         snprintf(out->note, sizeof out->note, "the idle command exited before the window ended");
     if (kill(-w->pid, SIGTERM) != 0) kill(w->pid, SIGTERM);
     jb_workload_wait(w, 3000000000LL);

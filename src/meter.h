@@ -69,8 +69,6 @@ int jb_sampler_start(jb_sampler **out, jb_meter *m, jb_store *st, int64_t run_id
 void jb_sampler_set_target(jb_sampler *s, pid_t pid);
 /* Take one sample now, outside the schedule (run boundaries). */
 void jb_sampler_sample_now(jb_sampler *s);
-/* Latest value of a channel (for live progress), NAN if none. */
-double jb_sampler_latest(jb_sampler *s, int channel);
 /* Stop both threads, commit everything, fill q. */
 int jb_sampler_stop(jb_sampler *s, jb_quality *q, jb_err *err);
 /* JSON text of q for run.quality (caller frees). */

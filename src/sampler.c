@@ -59,7 +59,6 @@ struct jb_sampler {
     hist intervals, jitter;
     uint64_t samples, missed, overflows;
     uint64_t read_errors[JB_MAX_CHANNELS];
-    double latest[JB_MAX_CHANNELS];
     double scratch_v[JB_MAX_CHANNELS];
     uint8_t scratch_ok[JB_MAX_CHANNELS];
     jb_store_ins ins;
@@ -110,12 +109,8 @@ static void take_sample(jb_sampler *s, int64_t mono, bool scheduled)
         hist_add(&s->intervals, (double)(mono - s->last_sample_mono) / 1e3);
     if (scheduled) s->last_sample_mono = mono;
     s->samples++;
-    for (int i = 0; i < s->nch; i++) {
-        if (!s->scratch_ok[i])
-            s->read_errors[i]++;
-        else
-            s->latest[i] = s->scratch_v[i];
-    }
+    for (int i = 0; i < s->nch; i++)
+        if (!s->scratch_ok[i]) s->read_errors[i]++;
     size_t head = atomic_load_explicit(&s->head, memory_order_relaxed);
     size_t tail = atomic_load_explicit(&s->tail, memory_order_acquire);
     if (head - tail >= s->cap) {
@@ -347,8 +342,6 @@ int jb_sampler_start(jb_sampler **out, jb_meter *m, jb_store *st, int64_t run_id
     double iv_us = (double)m->env.interval_ns / 1e3;
     s->intervals.width_us = iv_us * 4 / HIST_BUCKETS;
     s->jitter.width_us = 1.0;
-    for (int i = 0; i < JB_MAX_CHANNELS; i++)
-        s->latest[i] = NAN;
     if (!s->chan_ids || alloc_ring(s)) {
         free_sampler(s);
         return jb_errf(err, "out of memory for the sample ring");
@@ -389,15 +382,6 @@ void jb_sampler_set_target(jb_sampler *s, pid_t pid)
 void jb_sampler_sample_now(jb_sampler *s)
 {
     take_sample(s, jb_mono_ns(), false);
-}
-
-double jb_sampler_latest(jb_sampler *s, int channel)
-{
-    if (channel < 0 || channel >= s->nch) return NAN;
-    pthread_mutex_lock(&s->read_lock);
-    double v = s->latest[channel];
-    pthread_mutex_unlock(&s->read_lock);
-    return v;
 }
 
 int jb_sampler_stop(jb_sampler *s, jb_quality *q, jb_err *err)

@@ -181,3 +181,47 @@ void jb_src_explain_access(const char *path, int errnum, char *reason, size_t rc
     else
         snprintf(fix, fcap, "check that %s is readable", path);
 }
+
+const char *jb_parse_cpu_times(const char *p, jb_cpu_times *t)
+{
+    t->user = jb_parse_ull(&p);
+    t->nice = jb_parse_ull(&p);
+    t->system = jb_parse_ull(&p);
+    t->idle = jb_parse_ull(&p);
+    t->iowait = jb_parse_ull(&p);
+    t->irq = jb_parse_ull(&p);
+    t->softirq = jb_parse_ull(&p);
+    t->steal = jb_parse_ull(&p);
+    return jb_next_line(p);
+}
+
+unsigned long long jb_cpu_busy(const jb_cpu_times *t)
+{
+    return t->user + t->nice + t->system + t->irq + t->softirq + t->steal;
+}
+
+unsigned long long jb_cpu_total(const jb_cpu_times *t)
+{
+    return jb_cpu_busy(t) + t->idle + t->iowait;
+}
+
+void jb_parse_meminfo(const char *p, jb_meminfo *m)
+{
+    memset(m, 0, sizeof *m);
+    for (; *p; p = jb_next_line(p)) {
+        unsigned long long *dst = NULL;
+        if (!strncmp(p, "MemTotal:", 9))
+            dst = &m->total;
+        else if (!strncmp(p, "MemAvailable:", 13))
+            dst = &m->available;
+        else if (!strncmp(p, "SwapTotal:", 10))
+            dst = &m->swap_total;
+        else if (!strncmp(p, "SwapFree:", 9))
+            dst = &m->swap_free;
+        if (dst) {
+            const char *q = strchr(p, ':') + 1;
+            *dst = jb_parse_ull(&q) * 1024ULL; /* values are in kB */
+            m->found++;
+        }
+    }
+}

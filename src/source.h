@@ -140,6 +140,23 @@ ssize_t jb_src_pread_shared(int fd, const char *root, const char *path, char *bu
 unsigned long long jb_parse_ull(const char **p);
 /* Skip to the character after the next '\n' (or to the end). */
 const char *jb_next_line(const char *p);
+/* /proc/stat's aggregate or per-core line, after "cpu " / "cpuN ": the
+ * counters in USER_HZ ticks. Shared by the cpu and estimate sources. */
+typedef struct jb_cpu_times {
+    unsigned long long user, nice, system, idle, iowait, irq, softirq, steal;
+} jb_cpu_times;
+/* Parse the counters at p; returns the start of the next line. */
+const char *jb_parse_cpu_times(const char *p, jb_cpu_times *t);
+unsigned long long jb_cpu_busy(const jb_cpu_times *t);  /* all but idle and iowait */
+unsigned long long jb_cpu_total(const jb_cpu_times *t); /* busy + idle + iowait */
+
+/* The /proc/meminfo fields joulebench uses, in bytes; found counts them. */
+typedef struct jb_meminfo {
+    unsigned long long total, available, swap_total, swap_free;
+    int found;
+} jb_meminfo;
+void jb_parse_meminfo(const char *text, jb_meminfo *m);
+
 /* The standard "cannot read" probe explanation for a path. */
 void jb_src_explain_access(const char *path, int errnum, char *reason, size_t rcap, char *fix,
                            size_t fcap);

@@ -175,12 +175,24 @@ int jb_workload_spawn(jb_workload *w, const jb_workload_opts *o, jb_err *err)
     return 0;
 }
 
+/* Has it exited? Leaves it a zombie (WNOWAIT); fills si when it has. */
+static bool peek_exit(const jb_workload *w, siginfo_t *si)
+{
+    memset(si, 0, sizeof *si);
+    return w->pid > 0 && waitid(P_PID, (id_t)w->pid, si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           si->si_pid == w->pid;
+}
+
+bool jb_workload_has_exited(const jb_workload *w)
+{
+    siginfo_t si;
+    return peek_exit(w, &si);
+}
+
 static int exited(jb_workload *w)
 {
     siginfo_t si;
-    memset(&si, 0, sizeof si);
-    if (waitid(P_PID, (id_t)w->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0) return 0;
-    if (si.si_pid != w->pid) return 0;
+    if (!peek_exit(w, &si)) return 0;
     w->end_mono = jb_mono_ns();
     if (si.si_code == CLD_EXITED) {
         w->exit_code = si.si_status;

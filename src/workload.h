@@ -50,6 +50,8 @@ int jb_workload_spawn(jb_workload *w, const jb_workload_opts *o, jb_err *err);
  * waited for). The process is left a zombie until jb_workload_reap(). */
 int jb_workload_wait(jb_workload *w, int64_t timeout_ns);
 void jb_workload_reap(jb_workload *w);
+/* True once the process has exited (it stays a zombie: nothing is collected). */
+bool jb_workload_has_exited(const jb_workload *w);
 
 /* SIGINT/SIGTERM/SIGHUP are forwarded to the current workload and remembered. */
 void jb_workload_install_signals(void);

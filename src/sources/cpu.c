@@ -16,50 +16,28 @@
 
 #define CPU_MAX_CORES 128
 
-typedef struct cpu_times {
-    unsigned long long user, nice, system, idle, iowait, irq, softirq, steal;
-} cpu_times;
-
 typedef struct cpu_state {
     int fd;
     const char *root;
     bool per_core;
     int ncores;
-    cpu_times prev_all, prev_core[CPU_MAX_CORES];
+    jb_cpu_times prev_all, prev_core[CPU_MAX_CORES];
     char buf[65536];
 } cpu_state;
 
-static const char *parse_times(const char *p, cpu_times *t)
-{
-    t->user = jb_parse_ull(&p);
-    t->nice = jb_parse_ull(&p);
-    t->system = jb_parse_ull(&p);
-    t->idle = jb_parse_ull(&p);
-    t->iowait = jb_parse_ull(&p);
-    t->irq = jb_parse_ull(&p);
-    t->softirq = jb_parse_ull(&p);
-    t->steal = jb_parse_ull(&p);
-    return jb_next_line(p);
-}
-
-static unsigned long long busy_of(const cpu_times *t)
-{
-    return t->user + t->nice + t->system + t->irq + t->softirq + t->steal;
-}
-
 /* Reads /proc/stat into all (and per-core times when cores is not NULL);
  * returns cores seen or -1. */
-static int read_stat(cpu_state *s, cpu_times *all, cpu_times *cores)
+static int read_stat(cpu_state *s, jb_cpu_times *all, jb_cpu_times *cores)
 {
     if (jb_src_pread_shared(s->fd, s->root, "/proc/stat", s->buf, sizeof s->buf) <= 0) return -1;
     const char *p = s->buf;
     if (strncmp(p, "cpu ", 4)) return -1;
-    p = parse_times(p + 4, all);
+    p = jb_parse_cpu_times(p + 4, all);
     int n = 0;
     while (cores && !strncmp(p, "cpu", 3) && p[3] >= '0' && p[3] <= '9' && n < CPU_MAX_CORES) {
         p += 3;
         jb_parse_ull(&p); /* core number */
-        p = parse_times(p, &cores[n++]);
+        p = jb_parse_cpu_times(p, &cores[n++]);
     }
     return n;
 }
@@ -114,16 +92,15 @@ static int cpu_open(const jb_source_env *env, void **state, jb_channel_list *ch,
 static int cpu_read(void *state, int64_t now_ns, double *v, uint8_t *ok)
 {
     cpu_state *s = state;
-    cpu_times all, cores[CPU_MAX_CORES];
+    jb_cpu_times all, cores[CPU_MAX_CORES];
     int n = read_stat(s, &all, s->per_core ? cores : NULL);
     int nch = 4 + (s->per_core ? s->ncores : 0);
     if (n < 0) {
         memset(ok, 0, (size_t)nch);
         return -1;
     }
-    unsigned long long db = busy_of(&all) - busy_of(&s->prev_all);
-    unsigned long long total =
-        db + (all.idle - s->prev_all.idle) + (all.iowait - s->prev_all.iowait);
+    unsigned long long db = jb_cpu_busy(&all) - jb_cpu_busy(&s->prev_all);
+    unsigned long long total = jb_cpu_total(&all) - jb_cpu_total(&s->prev_all);
     v[0] = pct(db, total);
     v[1] = pct((all.user + all.nice) - (s->prev_all.user + s->prev_all.nice), total);
     v[2] = pct((all.system + all.irq + all.softirq) -
@@ -134,11 +111,10 @@ static int cpu_read(void *state, int64_t now_ns, double *v, uint8_t *ok)
     s->prev_all = all;
     if (s->per_core)
         for (int i = 0; i < s->ncores; i++) {
-            cpu_times *c = &cores[i], *p = &s->prev_core[i];
+            jb_cpu_times *c = &cores[i], *p = &s->prev_core[i];
             ok[4 + i] = i < n;
             if (i >= n) continue;
-            unsigned long long b = busy_of(c) - busy_of(p);
-            v[4 + i] = pct(b, b + (c->idle - p->idle) + (c->iowait - p->iowait));
+            v[4 + i] = pct(jb_cpu_busy(c) - jb_cpu_busy(p), jb_cpu_total(c) - jb_cpu_total(p));
             *p = *c;
         }
     (void)now_ns;

@@ -36,12 +36,10 @@ static int read_busy_total(est_state *s, unsigned long long *busy, unsigned long
     if (jb_src_pread_shared(s->stat_fd, s->root, "/proc/stat", s->buf, sizeof s->buf) <= 0)
         return -1;
     if (strncmp(s->buf, "cpu ", 4)) return -1;
-    const char *p = s->buf + 4;
-    unsigned long long f[8];
-    for (int i = 0; i < 8; i++)
-        f[i] = jb_parse_ull(&p);
-    *busy = f[0] + f[1] + f[2] + f[5] + f[6] + f[7];
-    *total = *busy + f[3] + f[4];
+    jb_cpu_times t;
+    jb_parse_cpu_times(s->buf + 4, &t);
+    *busy = jb_cpu_busy(&t);
+    *total = jb_cpu_total(&t);
     return 0;
 }
 
@@ -141,16 +139,9 @@ static double mem_used_gib(est_state *s)
 {
     if (jb_src_pread_shared(s->mem_fd, s->root, "/proc/meminfo", s->buf, sizeof s->buf) <= 0)
         return NAN;
-    unsigned long long total = 0, avail = 0;
-    for (const char *p = s->buf; *p; p = jb_next_line(p)) {
-        const char *q = strchr(p, ':');
-        if (!q) break;
-        if (!strncmp(p, "MemTotal:", 9))
-            q++, total = jb_parse_ull(&q);
-        else if (!strncmp(p, "MemAvailable:", 13))
-            q++, avail = jb_parse_ull(&q);
-    }
-    return (double)(total - avail) / (1024.0 * 1024.0);
+    jb_meminfo m;
+    jb_parse_meminfo(s->buf, &m);
+    return (double)(m.total - m.available) / (1024.0 * 1024.0 * 1024.0);
 }
 
 static int est_read(void *state, int64_t now_ns, double *v, uint8_t *ok)

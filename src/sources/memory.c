@@ -16,42 +16,15 @@ typedef struct mem_state {
     char buf[8192];
 } mem_state;
 
-typedef struct mem_values {
-    unsigned long long total, available, swap_total, swap_free;
-    int found;
-} mem_values;
-
-static void parse_meminfo(const char *p, mem_values *m)
-{
-    memset(m, 0, sizeof *m);
-    while (*p) {
-        unsigned long long *dst = NULL;
-        if (!strncmp(p, "MemTotal:", 9))
-            dst = &m->total;
-        else if (!strncmp(p, "MemAvailable:", 13))
-            dst = &m->available;
-        else if (!strncmp(p, "SwapTotal:", 10))
-            dst = &m->swap_total;
-        else if (!strncmp(p, "SwapFree:", 9))
-            dst = &m->swap_free;
-        if (dst) {
-            const char *q = strchr(p, ':') + 1;
-            *dst = jb_parse_ull(&q) * 1024ULL; /* values are in kB */
-            m->found++;
-        }
-        p = jb_next_line(p);
-    }
-}
-
 static int mem_probe(const jb_source_env *env, char *reason, size_t rcap, char *fix, size_t fcap)
 {
     char buf[8192];
-    mem_values m;
+    jb_meminfo m;
     if (jb_read_file(env->root, "/proc/meminfo", buf, sizeof buf) < 0) {
         jb_src_explain_access("/proc/meminfo", errno, reason, rcap, fix, fcap);
         return 0;
     }
-    parse_meminfo(buf, &m);
+    jb_parse_meminfo(buf, &m);
     if (m.found < 4) {
         snprintf(reason, rcap, "/proc/meminfo lacks MemTotal/MemAvailable/SwapTotal/SwapFree");
         snprintf(fix, fcap, "needs Linux 3.14 or newer");
@@ -80,13 +53,13 @@ static int mem_open(const jb_source_env *env, void **state, jb_channel_list *ch,
 static int mem_read(void *state, int64_t now_ns, double *v, uint8_t *ok)
 {
     mem_state *s = state;
-    mem_values m;
+    jb_meminfo m;
     (void)now_ns;
     if (jb_src_pread_shared(s->fd, s->root, "/proc/meminfo", s->buf, sizeof s->buf) <= 0) {
         memset(ok, 0, 3);
         return -1;
     }
-    parse_meminfo(s->buf, &m);
+    jb_parse_meminfo(s->buf, &m);
     v[0] = (double)(m.total - m.available);
     v[1] = (double)m.available;
     v[2] = (double)(m.swap_total - m.swap_free);

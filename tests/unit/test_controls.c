@@ -75,7 +75,7 @@ static int teardown(void **state)
 static void test_cpu_times_and_busy(void **state)
 {
     put("/proc/stat", "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 1 2 3 4\n");
-    jb_cpu_times a, b;
+    jb_cpu_load a, b;
     assert_int_equal(jb_cpu_times_read(root, &a), 0);
     assert_true(a.total == 1000);
     assert_true(a.busy == 150);
@@ -94,7 +94,7 @@ static void test_cpu_times_and_busy(void **state)
 
 static void test_garbage_proc_files(void **state)
 {
-    jb_cpu_times t;
+    jb_cpu_load t;
     const char *bad[] = {"",
                          "cpu",
                          "cpu0 1 2 3 4\n",

@@ -93,24 +93,33 @@ static double action_energy(jb_store *st, int64_t run_id, int64_t chan, const ch
     return e;
 }
 
-static void test_marker_placement(void **state)
+/* A fresh store in a temporary file (its path in db) and a meter of one
+ * test driver sampled every interval_ns. */
+static void open_store_and_meter(char *db, jb_store *st, jb_meter *m, const jb_source_driver *drv,
+                                 int64_t interval_ns)
 {
-    char db[] = "/tmp/jb_place_XXXXXX";
+    jb_err err;
     int fd = mkstemp(db);
     assert_true(fd >= 0);
     close(fd);
     unlink(db);
+    assert_int_equal(jb_store_open(st, db, false, &err), 0);
+    memset(m, 0, sizeof *m);
+    m->env.root = "/";
+    m->env.interval_ns = interval_ns;
+    m->src[0].drv = drv;
+    assert_int_equal(drv->open(&m->env, &m->src[0].state, &m->ch, &err), 0);
+    m->src[0].n = m->ch.n;
+    m->nsrc = 1;
+}
+
+static void test_marker_placement(void **state)
+{
+    char db[] = "/tmp/jb_place_XXXXXX";
     jb_store st;
-    jb_err err;
-    assert_int_equal(jb_store_open(&st, db, false, &err), 0);
     jb_meter m;
-    memset(&m, 0, sizeof m);
-    m.env.root = "/";
-    m.env.interval_ns = 1000000; /* 1 ms */
-    m.src[0].drv = &fake_drv;
-    fake_open(&m.env, &m.src[0].state, &m.ch, &err);
-    m.src[0].n = 1;
-    m.nsrc = 1;
+    jb_err err;
+    open_store_and_meter(db, &st, &m, &fake_drv, 1000000); /* 1 ms */
 
     int64_t now = jb_real_ns();
     g_ramp_start_real = now + 400000000LL;
@@ -214,20 +223,10 @@ static int64_t count_samples(jb_store *st, int64_t run, const char *name, int64_
 static void test_constant_stretch_compressed(void **state)
 {
     char db[] = "/tmp/jb_rle_XXXXXX";
-    int fd = mkstemp(db);
-    close(fd);
-    unlink(db);
     jb_store st;
-    jb_err err;
-    assert_int_equal(jb_store_open(&st, db, false, &err), 0);
     jb_meter m;
-    memset(&m, 0, sizeof m);
-    m.env.root = "/";
-    m.env.interval_ns = 5000000; /* 5 ms */
-    m.src[0].drv = &two_drv;
-    two_open(&m.env, &m.src[0].state, &m.ch, &err);
-    m.src[0].n = 2;
-    m.nsrc = 1;
+    jb_err err;
+    open_store_and_meter(db, &st, &m, &two_drv, 5000000); /* 5 ms */
     char *argv[] = {"sleep", "1.5", NULL};
     jb_run_spec rs = {.info = {.experiment_id = 1,
                                .phase = "scenario",
