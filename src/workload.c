@@ -224,11 +224,13 @@ int jb_workload_wait(jb_workload *w, int64_t timeout_ns)
             kill_tree(w, SIGKILL);
             kill_at = 0;
         }
-        int wait_ms = 1000;
-        int64_t next = kill_at ? kill_at : deadline;
+        /* No deadline: sleep until the pidfd says the workload exited (a
+         * forwarded signal ends it or not; nothing here needs waking). */
+        int wait_ms = -1;
+        int64_t next = kill_at ? kill_at : (w->timed_out ? 0 : deadline);
         if (next) {
             int64_t ms = (next - now) / 1000000 + 1;
-            if (ms < wait_ms) wait_ms = (int)ms;
+            wait_ms = ms < 1 ? 1 : ms < 1000 ? (int)ms : 1000;
         }
         if (w->pidfd >= 0) {
             struct pollfd p = {.fd = w->pidfd, .events = POLLIN};
