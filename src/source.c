@@ -205,23 +205,25 @@ unsigned long long jb_cpu_total(const jb_cpu_times *t)
     return jb_cpu_busy(t) + t->idle + t->iowait;
 }
 
+/* The four keys come early in /proc/meminfo (Swap* by line ~16 of ~55):
+ * the scan stops once it has them, and only lines starting with 'M' or 'S'
+ * are compared. */
 void jb_parse_meminfo(const char *p, jb_meminfo *m)
 {
+    static const char *const keys[] = {"MemTotal:", "MemAvailable:", "SwapTotal:", "SwapFree:"};
     memset(m, 0, sizeof *m);
-    for (; *p; p = jb_next_line(p)) {
-        unsigned long long *dst = NULL;
-        if (!strncmp(p, "MemTotal:", 9))
-            dst = &m->total;
-        else if (!strncmp(p, "MemAvailable:", 13))
-            dst = &m->available;
-        else if (!strncmp(p, "SwapTotal:", 10))
-            dst = &m->swap_total;
-        else if (!strncmp(p, "SwapFree:", 9))
-            dst = &m->swap_free;
-        if (dst) {
-            const char *q = strchr(p, ':') + 1;
-            *dst = jb_parse_ull(&q) * 1024ULL; /* values are in kB */
+    unsigned long long *const dst[] = {&m->total, &m->available, &m->swap_total, &m->swap_free};
+    unsigned seen = 0;
+    for (; *p && m->found < 4; p = jb_next_line(p)) {
+        if (*p != 'M' && *p != 'S') continue;
+        for (unsigned k = 0; k < JB_ARRAY_LEN(keys); k++) {
+            size_t len = strlen(keys[k]);
+            if ((seen & (1u << k)) || strncmp(p, keys[k], len)) continue;
+            const char *q = p + len;
+            *dst[k] = jb_parse_ull(&q) * 1024ULL; /* values are in kB */
+            seen |= 1u << k;
             m->found++;
+            break;
         }
     }
 }

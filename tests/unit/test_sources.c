@@ -10,6 +10,9 @@
 
 #include <cmocka.h>
 #include <math.h>
+#include <string.h>
+#include <stdlib.h>
+#include <stdio.h>
 
 #include "source.h"
 #include "testutil.h"
@@ -101,6 +104,45 @@ static void test_memory(void **st)
     assert_float_equal(v[1], 400 * 1024.0, 0);
     assert_float_equal(v[2], 30 * 1024.0, 0);
     jb_src_memory.close(s);
+}
+
+/* The early-stopping meminfo scan against a plain one: the machine's own
+ * /proc/meminfo, keys in another order, look-alike keys, a missing key. */
+static unsigned long long naive_kb(const char *text, const char *key)
+{
+    size_t n = strlen(key);
+    for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (!strncmp(p, key, n)) return strtoull(p + n, NULL, 10);
+    return 0;
+}
+
+static void test_meminfo_parser(void **st)
+{
+    (void)st;
+    char real[16384];
+    FILE *f = fopen("/proc/meminfo", "r");
+    assert_non_null(f);
+    size_t n = fread(real, 1, sizeof real - 1, f);
+    fclose(f);
+    real[n] = 0;
+    const char *texts[] = {
+        real,
+        "SwapFree: 7 kB\nSwapCached: 99 kB\nMemTotalX: 5 kB\nMemTotal: 1 kB\n"
+        "SwapTotal: 8 kB\nMemAvailable: 3 kB\nMemFree: 2 kB\n",
+        "MemTotal: 10 kB\nMemTotal: 11 kB\nSwapFree: 4 kB\n",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+        jb_meminfo m;
+        jb_parse_meminfo(texts[i], &m);
+        const char *keys[] = {"MemTotal:", "MemAvailable:", "SwapTotal:", "SwapFree:"};
+        unsigned long long got[] = {m.total, m.available, m.swap_total, m.swap_free};
+        int present = 0;
+        for (int k = 0; k < 4; k++) {
+            assert_int_equal(got[k], naive_kb(texts[i], keys[k]) * 1024ULL);
+            present += strstr(texts[i], keys[k]) != NULL;
+        }
+        assert_int_equal(m.found, present);
+    }
 }
 
 static void test_disk_whole_disks_only(void **st)
@@ -406,6 +448,7 @@ int main(void)
         cmocka_unit_test_teardown(test_cpu_percentages, teardown),
         cmocka_unit_test_teardown(test_cpu_garbage_is_gap, teardown),
         cmocka_unit_test_teardown(test_memory, teardown),
+        cmocka_unit_test(test_meminfo_parser),
         cmocka_unit_test_teardown(test_disk_whole_disks_only, teardown),
         cmocka_unit_test_teardown(test_net_skips_lo, teardown),
         cmocka_unit_test_teardown(test_rapl_wraps_exact, teardown),
