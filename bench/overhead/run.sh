@@ -19,7 +19,8 @@
 #   SAMPLERS="floor floorproc usage noproc auto collectd psutil" (which rows to run;
 #   floorproc = the floor plus a sleeping process's /proc files, the fair floor for
 #   the default sources, which include the process tree),
-#   JB=path/to/joulebench (another build, e.g. for a before/after comparison)
+#   JB=path/to/joulebench (another build, e.g. for a before/after comparison),
+#   RESULTS=FILE (also keep the raw per-round rows there)
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-build}
@@ -140,4 +141,5 @@ while [ "$r" -lt "$rounds" ]; do
 done
 echo "load average at end:   $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
+[ -z "${RESULTS:-}" ] || cp "$tmp/results" "$RESULTS"
 $py bench/overhead/summary.py "$tmp/results"
