@@ -10,13 +10,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A channel's samples in time order. A run in progress (or one whose
+ * recorder was killed, in a store not yet reopened for writing) also has
+ * rows in sample_recent; the merge of both is used only then, and a version
+ * 1 store has no such table. */
+static const char SAMPLE_SQL[] = "SELECT t_ns, value FROM sample WHERE channel_id=?1 ORDER BY t_ns";
+static const char WITH_STAGED_SQL[] =
+    "SELECT t_ns, value FROM sample WHERE channel_id=?1 UNION ALL "
+    "SELECT t_ns, value FROM sample_recent WHERE channel_id=?1 ORDER BY 1";
+
+static bool has_staged_rows(jb_store *st)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM sample_recent LIMIT 1", -1, &q, NULL) !=
+        SQLITE_OK)
+        return false;
+    bool any = sqlite3_step(q) == SQLITE_ROW;
+    sqlite3_finalize(q);
+    return any;
+}
+
 int jb_series_load(jb_store *st, int64_t channel_id, jb_series *s, jb_err *err)
 {
     memset(s, 0, sizeof *s);
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT t_ns, value FROM sample WHERE channel_id=? ORDER BY t_ns", -1,
-                           &q, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(st->db, has_staged_rows(st) ? WITH_STAGED_SQL : SAMPLE_SQL, -1, &q,
+                           NULL) != SQLITE_OK)
         return jb_errf(err, "%s: %s", st->path, sqlite3_errmsg(st->db));
     sqlite3_bind_int64(q, 1, channel_id);
     size_t cap = 0;

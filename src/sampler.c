@@ -9,6 +9,10 @@
  *
  * Writer thread: about once a second moves the rows (and the recorder's
  * markers) into SQLite in one transaction, so a crash loses at most a second.
+ * The sampling thread tells it when a second's worth of samples is queued
+ * (sem_post right after a sample: no timer of the writer's own, and the
+ * writer wakes while the sampler's CPU is awake anyway); a fallback timeout
+ * keeps markers flowing when the interval is longer than that.
  */
 #include "meter.h"
 #include "recorder.h"
@@ -16,6 +20,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -49,8 +54,8 @@ struct jb_sampler {
     /* threads */
     pthread_t sampler_thr, writer_thr;
     pthread_mutex_t read_lock; /* sources are read by one thread at a time */
-    pthread_mutex_t wlock;
-    pthread_cond_t wcond;
+    sem_t due;                 /* posted by the sampler when a flush is due */
+    int64_t last_due, due_ns;  /* sampler side: when it last posted, how often */
     _Atomic int stop;
     int64_t step_ns;
     int sub; /* wake-ups per sample */
@@ -68,7 +73,8 @@ struct jb_sampler {
         double last;    /* the value last written */
         int64_t pend_t; /* a repeat of it, not yet written */
     } runs[JB_MAX_CHANNELS];
-    uint64_t written, skipped;
+    uint64_t staged;      /* rows in sample_recent since the last move */
+    int64_t last_move_ns; /* writer: when they were last moved into sample */
     int write_error;
     jb_err werr;
 };
@@ -108,6 +114,10 @@ static void take_sample(jb_sampler *s, int64_t mono, bool scheduled)
     if (scheduled && s->last_sample_mono)
         hist_add(&s->intervals, (double)(mono - s->last_sample_mono) / 1e3);
     if (scheduled) s->last_sample_mono = mono;
+    if (mono - s->last_due >= s->due_ns) {
+        s->last_due = mono;
+        sem_post(&s->due);
+    }
     s->samples++;
     for (int i = 0; i < s->nch; i++)
         if (!s->scratch_ok[i]) s->read_errors[i]++;
@@ -200,20 +210,23 @@ static void on_bad_marker(void *ctx, int64_t recv_ns, const char *reason, const 
  * so every energy, mean, peak and rate computed from the store is unchanged,
  * while the writer inserts far fewer rows. The held "last" sample is written
  * at each commit, so a crash still loses at most the last second. */
+static void put_row(jb_sampler *s, int c, int64_t t, double v, bool ok)
+{
+    if (jb_store_ins_stage(&s->ins, s->chan_ids[c], t, v, ok)) s->write_error = 1;
+    s->staged++;
+}
+
 static void write_value(jb_sampler *s, int c, int64_t t, double v, bool ok)
 {
     struct chan_run *r = &s->runs[c];
     if (ok && r->has_last && v == r->last) {
         r->pend_t = t;
         r->has_pend = true;
-        s->skipped++;
         return;
     }
-    if (r->has_pend && jb_store_ins_sample(&s->ins, s->chan_ids[c], r->pend_t, r->last, true))
-        s->write_error = 1;
+    if (r->has_pend) put_row(s, c, r->pend_t, r->last, true);
     r->has_pend = false;
-    if (jb_store_ins_sample(&s->ins, s->chan_ids[c], t, v, ok)) s->write_error = 1;
-    s->written++;
+    put_row(s, c, t, v, ok);
     r->has_last = ok;
     r->last = v;
 }
@@ -224,19 +237,24 @@ static void write_pending(jb_sampler *s)
     for (int c = 0; c < s->nch; c++) {
         struct chan_run *r = &s->runs[c];
         if (!r->has_pend) continue;
-        if (jb_store_ins_sample(&s->ins, s->chan_ids[c], r->pend_t, r->last, true))
-            s->write_error = 1;
+        put_row(s, c, r->pend_t, r->last, true);
         r->has_pend = false;
-        s->written++;
     }
 }
 
-/* Move everything queued into the store in one transaction. */
-static void flush(jb_sampler *s)
+/* Staged rows go into the sample table this often, or sooner when this many
+ * are staged (a move touches every channel's last page once, so it is
+ * cheaper in batches; the bound keeps one move short at 1 ms intervals). */
+#define MOVE_PERIOD_NS 60000000000LL
+#define MOVE_ROWS 4096
+
+/* Move everything queued into the store in one transaction; the last flush
+ * of a run (final) also moves every staged row into sample. */
+static void flush(jb_sampler *s, bool final)
 {
     size_t tail = atomic_load_explicit(&s->tail, memory_order_relaxed);
     size_t head = atomic_load_explicit(&s->head, memory_order_acquire);
-    if (jb_store_begin(s->st, &s->werr)) {
+    if (jb_store_ins_begin(&s->ins, &s->werr)) {
         s->write_error = 1;
         return;
     }
@@ -250,24 +268,30 @@ static void flush(jb_sampler *s)
     write_pending(s);
     atomic_store_explicit(&s->tail, tail, memory_order_release);
     if (s->rec) jb_recorder_drain(s->rec, on_marker, on_bad_marker, s);
-    if (jb_store_commit(s->st, &s->werr)) s->write_error = 1;
+    int64_t now = jb_mono_ns();
+    if (final || s->staged >= MOVE_ROWS || now - s->last_move_ns >= MOVE_PERIOD_NS) {
+        if (jb_store_ins_move(&s->ins, &s->werr)) s->write_error = 1;
+        s->staged = 0;
+        s->last_move_ns = now;
+    }
+    if (jb_store_ins_commit(&s->ins, &s->werr)) s->write_error = 1;
 }
+
+/* Writer: flush when the sampler says a second is queued, or at the latest
+ * WRITER_FALLBACK_NS after the last flush (markers when samples are sparse). */
+#define WRITER_FALLBACK_NS 1500000000LL
 
 static void *writer_main(void *arg)
 {
     jb_sampler *s = arg;
     pthread_setname_np(pthread_self(), "jb-writer");
-    pthread_mutex_lock(&s->wlock);
     while (!atomic_load(&s->stop)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        pthread_cond_timedwait(&s->wcond, &s->wlock, &ts);
-        pthread_mutex_unlock(&s->wlock);
-        flush(s);
-        pthread_mutex_lock(&s->wlock);
+        struct timespec ts = to_ts(jb_mono_ns() + WRITER_FALLBACK_NS);
+        while (sem_clockwait(&s->due, CLOCK_MONOTONIC, &ts) < 0 && errno == EINTR) {
+        }
+        if (atomic_load(&s->stop)) break;
+        flush(s, false);
     }
-    pthread_mutex_unlock(&s->wlock);
     return NULL;
 }
 
@@ -290,8 +314,7 @@ static void free_sampler(jb_sampler *s)
     free(s->row_ok);
     free(s->chan_ids);
     pthread_mutex_destroy(&s->read_lock);
-    pthread_mutex_destroy(&s->wlock);
-    pthread_cond_destroy(&s->wcond);
+    sem_destroy(&s->due);
     free(s);
 }
 
@@ -336,8 +359,7 @@ int jb_sampler_start(jb_sampler **out, jb_meter *m, jb_store *st, int64_t run_id
     s->nch = m->ch.n;
     s->offset_ns = jb_clock_offset_ns();
     pthread_mutex_init(&s->read_lock, NULL);
-    pthread_mutex_init(&s->wlock, NULL);
-    pthread_cond_init(&s->wcond, NULL);
+    sem_init(&s->due, 0, 0);
     s->chan_ids = calloc((size_t)(s->nch ? s->nch : 1), sizeof *s->chan_ids);
     double iv_us = (double)m->env.interval_ns / 1e3;
     s->intervals.width_us = iv_us * 4 / HIST_BUCKETS;
@@ -347,6 +369,12 @@ int jb_sampler_start(jb_sampler **out, jb_meter *m, jb_store *st, int64_t run_id
         return jb_errf(err, "out of memory for the sample ring");
     }
     plan_steps(s);
+    /* Post after the sample that completes about a second (the 10th at 100 ms,
+     * every sample at intervals of a second or more). */
+    s->due_ns = 1000000000LL - m->env.interval_ns / 2;
+    if (s->due_ns < 0) s->due_ns = 0;
+    s->last_due = jb_mono_ns();
+    s->last_move_ns = s->last_due;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = wake_handler; /* no SA_RESTART: interrupts clock_nanosleep */
@@ -363,7 +391,7 @@ int jb_sampler_start(jb_sampler **out, jb_meter *m, jb_store *st, int64_t run_id
     }
     if (pthread_create(&s->sampler_thr, NULL, sampler_main, s)) {
         atomic_store(&s->stop, 1);
-        pthread_cond_signal(&s->wcond);
+        sem_post(&s->due);
         pthread_join(s->writer_thr, NULL);
         free_sampler(s);
         return jb_errf(err, "cannot start the sampling thread");
@@ -392,11 +420,9 @@ int jb_sampler_stop(jb_sampler *s, jb_quality *q, jb_err *err)
     atomic_store(&s->stop, 1);
     pthread_kill(s->sampler_thr, SIGURG);
     pthread_join(s->sampler_thr, NULL);
-    pthread_mutex_lock(&s->wlock);
-    pthread_cond_signal(&s->wcond);
-    pthread_mutex_unlock(&s->wlock);
+    sem_post(&s->due);
     pthread_join(s->writer_thr, NULL);
-    flush(s);
+    flush(s, true);
     if (q) {
         memset(q, 0, sizeof *q);
         q->interval_ns = s->m->env.interval_ns;

@@ -13,7 +13,9 @@
 #include <signal.h>
 
 static const char SCHEMA[] =
-    "-- joulebench store, schema version 1. Times are Unix-epoch nanoseconds.\n"
+    "-- joulebench store, schema version 2. Times are Unix-epoch nanoseconds.\n"
+    "-- (Version 2 added sample_recent; a version 1 store is upgraded when opened\n"
+    "-- for writing and read as it is otherwise.)\n"
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);\n"
     "-- One row per machine a measurement ran on.\n"
     "CREATE TABLE IF NOT EXISTS host(id INTEGER PRIMARY KEY, hostname TEXT, cpu_model TEXT,\n"
@@ -47,6 +49,14 @@ static const char SCHEMA[] =
     "-- stretch (plus one per commit): interpolation between them reproduces it.\n"
     "CREATE TABLE IF NOT EXISTS sample(channel_id INTEGER NOT NULL, t_ns INTEGER NOT NULL,\n"
     "  value REAL, PRIMARY KEY(channel_id, t_ns)) WITHOUT ROWID;\n"
+    "-- Samples of a run in progress, not yet in sample: the recorder appends\n"
+    "-- here each second (one append point, so a commit writes a page or two\n"
+    "-- instead of one per channel) and moves the rows into sample about once\n"
+    "-- a minute and when the run ends. Rows left by a killed recorder are moved\n"
+    "-- when the store is next opened for writing. Readers take both tables\n"
+    "-- (SELECT ... FROM sample UNION ALL SELECT ... FROM sample_recent).\n"
+    "CREATE TABLE IF NOT EXISTS sample_recent(channel_id INTEGER NOT NULL,\n"
+    "  t_ns INTEGER NOT NULL, value REAL);\n"
     "-- What the workload said: kind begin | end | event | metric.\n"
     "CREATE TABLE IF NOT EXISTS marker(id INTEGER PRIMARY KEY, run_id INTEGER, t_ns INTEGER,\n"
     "  recv_ns INTEGER, pid INTEGER, kind TEXT, name TEXT, idx INTEGER, value REAL);\n"
@@ -111,6 +121,32 @@ static int table_count(jb_store *st)
     if (sqlite3_step(s) == SQLITE_ROW) n = sqlite3_column_int(s, 0);
     sqlite3_finalize(s);
     return n;
+}
+
+/* Staged rows into sample, then none staged (two statements, one transaction). */
+static const char MOVE_STAGED_SQL[] =
+    "INSERT OR REPLACE INTO sample SELECT channel_id, t_ns, value "
+    "FROM sample_recent ORDER BY channel_id, t_ns";
+static const char CLEAR_STAGED_SQL[] = "DELETE FROM sample_recent";
+
+/* Rows a recorder staged and could not move (it was killed) go into sample
+ * now. Harmless while another recorder is writing: staged rows are complete,
+ * committed samples, wherever they live. */
+static int move_staged_samples(jb_store *st, jb_err *err)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM sample_recent LIMIT 1", -1, &s, NULL) !=
+        SQLITE_OK)
+        return jb_errf(err, "%s: %s", st->path, sqlite3_errmsg(st->db));
+    bool any = sqlite3_step(s) == SQLITE_ROW;
+    sqlite3_finalize(s);
+    if (!any) return 0;
+    if (jb_store_exec(st, "BEGIN IMMEDIATE", err)) return -1;
+    if (jb_store_exec(st, MOVE_STAGED_SQL, err) || jb_store_exec(st, CLEAR_STAGED_SQL, err)) {
+        jb_store_exec(st, "ROLLBACK", NULL);
+        return -1;
+    }
+    return jb_store_commit(st, err);
 }
 
 /* A recorder killed with SIGKILL leaves its run 'running': when that recorder
@@ -179,17 +215,20 @@ int jb_store_open(jb_store *st, const char *path, bool readonly, jb_err *err)
             jb_store_close(st);
             return -1;
         }
-        if (n == 0) {
-            char sql[128];
-            snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO meta VALUES('schema_version','%d')",
-                     JB_SCHEMA_VERSION);
-            if (jb_store_exec(st, sql, err)) {
-                jb_store_close(st);
-                return -1;
-            }
-        }
     }
     int v = schema_version(st);
+    /* A new store gets the current version; an older one opened for writing
+     * has just been given the tables it lacked (SCHEMA only adds tables). */
+    if (!readonly && (n == 0 || (v >= 1 && v < JB_SCHEMA_VERSION))) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO meta VALUES('schema_version','%d')",
+                 JB_SCHEMA_VERSION);
+        if (jb_store_exec(st, sql, err)) {
+            jb_store_close(st);
+            return -1;
+        }
+        v = JB_SCHEMA_VERSION;
+    }
     if (v < 0) {
         jb_errf(err, "%s: not a joulebench store (no schema_version in table meta)", path);
         jb_store_close(st);
@@ -203,7 +242,7 @@ int jb_store_open(jb_store *st, const char *path, bool readonly, jb_err *err)
         jb_store_close(st);
         return -1;
     }
-    if (!readonly && mark_dangling_runs(st, err)) {
+    if (!readonly && (move_staged_samples(st, err) || mark_dangling_runs(st, err))) {
         jb_store_close(st);
         return -1;
     }
@@ -414,7 +453,14 @@ int64_t jb_store_add_channel(jb_store *st, int64_t run_id, const char *source,
 int jb_store_ins_prepare(jb_store *st, jb_store_ins *ins, jb_err *err)
 {
     memset(ins, 0, sizeof *ins);
-    if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO sample VALUES(?,?,?)", -1, &ins->sample,
+    ins->st = st;
+    if (sqlite3_prepare_v2(st->db, "BEGIN", -1, &ins->begin, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, "COMMIT", -1, &ins->commit, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, "INSERT INTO sample_recent VALUES(?,?,?)", -1, &ins->stage,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, MOVE_STAGED_SQL, -1, &ins->move, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, CLEAR_STAGED_SQL, -1, &ins->clear, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO sample VALUES(?,?,?)", -1, &ins->sample,
                            NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->db,
                            "INSERT INTO marker(run_id,t_ns,recv_ns,pid,kind,name,idx,value) "
@@ -432,15 +478,39 @@ int jb_store_ins_prepare(jb_store *st, jb_store_ins *ins, jb_err *err)
 
 void jb_store_ins_finalize(jb_store_ins *ins)
 {
+    sqlite3_finalize(ins->begin);
+    sqlite3_finalize(ins->commit);
+    sqlite3_finalize(ins->stage);
+    sqlite3_finalize(ins->move);
+    sqlite3_finalize(ins->clear);
     sqlite3_finalize(ins->sample);
     sqlite3_finalize(ins->marker);
     sqlite3_finalize(ins->bad_marker);
     memset(ins, 0, sizeof *ins);
 }
 
-int jb_store_ins_sample(jb_store_ins *ins, int64_t channel_id, int64_t t_ns, double value, bool ok)
+static int ins_step(jb_store_ins *ins, sqlite3_stmt *s, jb_err *err)
 {
-    sqlite3_stmt *s = ins->sample;
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE)
+        jb_errf(err, "%s: %s: %s", ins->st->path, sqlite3_sql(s), sqlite3_errmsg(ins->st->db));
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int jb_store_ins_begin(jb_store_ins *ins, jb_err *err)
+{
+    return ins_step(ins, ins->begin, err);
+}
+
+int jb_store_ins_commit(jb_store_ins *ins, jb_err *err)
+{
+    return ins_step(ins, ins->commit, err);
+}
+
+static int bind_step_sample(sqlite3_stmt *s, int64_t channel_id, int64_t t_ns, double value,
+                            bool ok)
+{
     sqlite3_bind_int64(s, 1, channel_id);
     sqlite3_bind_int64(s, 2, t_ns);
     if (ok)
@@ -450,6 +520,21 @@ int jb_store_ins_sample(jb_store_ins *ins, int64_t channel_id, int64_t t_ns, dou
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int jb_store_ins_sample(jb_store_ins *ins, int64_t channel_id, int64_t t_ns, double value, bool ok)
+{
+    return bind_step_sample(ins->sample, channel_id, t_ns, value, ok);
+}
+
+int jb_store_ins_stage(jb_store_ins *ins, int64_t channel_id, int64_t t_ns, double value, bool ok)
+{
+    return bind_step_sample(ins->stage, channel_id, t_ns, value, ok);
+}
+
+int jb_store_ins_move(jb_store_ins *ins, jb_err *err)
+{
+    return ins_step(ins, ins->move, err) || ins_step(ins, ins->clear, err) ? -1 : 0;
 }
 
 int jb_store_ins_marker(jb_store_ins *ins, int64_t run_id, const jb_marker *m)

@@ -14,7 +14,7 @@
 #include "jb.h"
 #include "source.h"
 
-#define JB_SCHEMA_VERSION 1
+#define JB_SCHEMA_VERSION 2
 
 typedef struct jb_store {
     sqlite3 *db;
@@ -69,15 +69,25 @@ int jb_store_set_run_text(jb_store *st, int64_t run_id, const char *column, cons
 int64_t jb_store_add_channel(jb_store *st, int64_t run_id, const char *source,
                              const jb_channel_def *def, jb_err *err);
 
-/* Prepared insert of samples/markers (used by the writer inside a transaction). */
+/* Prepared statements of the writer: its transaction and the inserts of
+ * samples/markers inside it (prepared once: nothing is parsed per commit). */
 typedef struct jb_store_ins {
+    jb_store *st;
+    sqlite3_stmt *begin, *commit;
+    sqlite3_stmt *stage, *move, *clear; /* sample_recent: append, move into sample */
     sqlite3_stmt *sample;
     sqlite3_stmt *marker;
     sqlite3_stmt *bad_marker;
 } jb_store_ins;
 int jb_store_ins_prepare(jb_store *st, jb_store_ins *ins, jb_err *err);
 void jb_store_ins_finalize(jb_store_ins *ins);
+int jb_store_ins_begin(jb_store_ins *ins, jb_err *err);
+int jb_store_ins_commit(jb_store_ins *ins, jb_err *err);
 int jb_store_ins_sample(jb_store_ins *ins, int64_t channel_id, int64_t t_ns, double value, bool ok);
+/* The recorder's path: append to sample_recent, and now and then move all
+ * staged rows into sample (inside the writer's transaction). */
+int jb_store_ins_stage(jb_store_ins *ins, int64_t channel_id, int64_t t_ns, double value, bool ok);
+int jb_store_ins_move(jb_store_ins *ins, jb_err *err);
 
 typedef struct jb_marker {
     int64_t t_ns;    /* sender's time */

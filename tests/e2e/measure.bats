@@ -86,7 +86,9 @@ jq_py() { # jq_py FILE EXPR -> prints python expression over the parsed JSON j
     rows=$(sqlite3 $JOULEBENCH_DB 'select count(*) from sample s join channel c on c.id=s.channel_id where c.name="cpu/total"')
     [ "$rows" -ge 2 ]
     sqlite3 $JOULEBENCH_DB 'select quality from run' | grep -q interval_p95_ms
-    [ "$(sqlite3 $JOULEBENCH_DB 'select value from meta where key="schema_version"')" = 1 ]
+    [ "$(sqlite3 $JOULEBENCH_DB 'select value from meta where key="schema_version"')" = 2 ]
+    # a finished run leaves nothing staged: every row is in sample
+    [ "$(sqlite3 $JOULEBENCH_DB 'select count(*) from sample_recent')" = 0 ]
 }
 
 @test "fake powercap tree: measured (not estimated) RAPL energy, exact" {
@@ -157,12 +159,20 @@ jq_py() { # jq_py FILE EXPR -> prints python expression over the parsed JSON j
     kill -9 $pid
     wait $pid || true
     pkill -f "^sleep 30$" || true
-    # committed about once a second: at most the last second is lost
-    span=$(sqlite3 $JOULEBENCH_DB 'select (max(t_ns)-min(t_ns))/1000000 from sample')
+    # committed about once a second: at most the last second is lost; the
+    # killed recorder's newest rows are still staged in sample_recent
+    both='select (max(t_ns)-min(t_ns))/1000000 from (select t_ns from sample union all select t_ns from sample_recent)'
+    span=$(sqlite3 $JOULEBENCH_DB "$both")
     echo "samples kept span $span ms of 2500"
     [ "$span" -ge 1400 ]
-    "$JB" measure -q -- true
+    # reopening for writing moves the staged rows into sample and marks the run
+    "$JB" measure -q -o $JOULEBENCH_DB -- true
     [ "$(sqlite3 $JOULEBENCH_DB 'select status from run where id=1')" = aborted ]
+    [ "$(sqlite3 $JOULEBENCH_DB 'select count(*) from sample_recent')" = 0 ]
+    span1=$(sqlite3 $JOULEBENCH_DB 'select (max(s.t_ns)-min(s.t_ns))/1000000 from sample s join channel c on c.id=s.channel_id where c.run_id=1')
+    [ "$span1" = "$span" ]
+    end_ok=$(sqlite3 $JOULEBENCH_DB 'select (r.end_ns = (select max(s.t_ns) from sample s join channel c on c.id=s.channel_id where c.run_id=1)) from run r where r.id=1')
+    [ "$end_ok" = 1 ]
 }
 
 @test "sources lists every source with a reason and a fix when unusable" {

@@ -125,6 +125,15 @@ static void rm_db(const char *p)
     unlink(b);
 }
 
+static int count_rows(jb_store *s, const char *sql)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK) return -1;
+    int n = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1;
+    sqlite3_finalize(q);
+    return n;
+}
+
 static void test_store_newer_schema_refused(void **st)
 {
     char p[256];
@@ -174,6 +183,84 @@ static void test_store_dangling_run_marked(void **st)
     rm_db(p);
 }
 
+/* Rows a killed recorder left staged in sample_recent: a read-only reader
+ * sees them merged in time order with those already in sample; reopening
+ * for writing moves them into sample. */
+static void test_store_staged_rows(void **st)
+{
+    char p[256];
+    tmp_db(p, sizeof p);
+    jb_store s;
+    jb_err err;
+    assert_int_equal(jb_store_open(&s, p, false, &err), 0);
+    jb_store_ins ins;
+    assert_int_equal(jb_store_ins_prepare(&s, &ins, &err), 0);
+    assert_int_equal(jb_store_ins_begin(&ins, &err), 0);
+    for (int i = 0; i < 10; i++) /* 0..4 moved, 5..9 staged; channel 8 is another */
+        assert_int_equal(jb_store_ins_stage(&ins, 7, 1000 + i, i * 2.0, true), 0);
+    assert_int_equal(jb_store_ins_stage(&ins, 8, 1003, 99, true), 0);
+    assert_int_equal(
+        jb_store_exec(&s, "DELETE FROM sample_recent WHERE channel_id=7 AND t_ns>=1005", &err), 0);
+    assert_int_equal(jb_store_ins_move(&ins, &err), 0);
+    for (int i = 9; i >= 5; i--) /* out of order on purpose */
+        assert_int_equal(jb_store_ins_stage(&ins, 7, 1000 + i, i * 2.0, true), 0);
+    assert_int_equal(jb_store_ins_commit(&ins, &err), 0);
+    jb_store_ins_finalize(&ins);
+    jb_store_close(&s);
+
+    assert_int_equal(jb_store_open(&s, p, true, &err), 0);
+    assert_int_equal(count_rows(&s, "SELECT count(*) FROM sample_recent"), 5);
+    jb_series ser;
+    assert_int_equal(jb_series_load(&s, 7, &ser, &err), 0);
+    assert_int_equal(ser.n, 10);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(ser.t[i], 1000 + i);
+        assert_float_equal(ser.v[i], i * 2.0, 0);
+    }
+    jb_series_free(&ser);
+    jb_store_close(&s);
+
+    assert_int_equal(jb_store_open(&s, p, false, &err), 0);
+    assert_int_equal(count_rows(&s, "SELECT count(*) FROM sample_recent"), 0);
+    assert_int_equal(count_rows(&s, "SELECT count(*) FROM sample WHERE channel_id=7"), 10);
+    assert_int_equal(jb_series_load(&s, 7, &ser, &err), 0);
+    assert_int_equal(ser.n, 10);
+    assert_int_equal(ser.t[9], 1009);
+    jb_series_free(&ser);
+    jb_store_close(&s);
+    rm_db(p);
+}
+
+/* A version 1 store (no sample_recent) is read as it is and upgraded when
+ * opened for writing. */
+static void test_store_version1(void **st)
+{
+    char p[256];
+    tmp_db(p, sizeof p);
+    jb_store s;
+    jb_err err;
+    assert_int_equal(jb_store_open(&s, p, false, &err), 0);
+    assert_int_equal(jb_store_exec(&s,
+                                   "DROP TABLE sample_recent; UPDATE meta SET value='1' WHERE "
+                                   "key='schema_version'; INSERT INTO sample VALUES(3,10,1.5),"
+                                   "(3,20,2.5)",
+                                   &err),
+                     0);
+    jb_store_close(&s);
+    assert_int_equal(jb_store_open(&s, p, true, &err), 0);
+    jb_series ser;
+    assert_int_equal(jb_series_load(&s, 3, &ser, &err), 0);
+    assert_int_equal(ser.n, 2);
+    jb_series_free(&ser);
+    jb_store_close(&s);
+    assert_int_equal(jb_store_open(&s, p, false, &err), 0);
+    assert_int_equal(count_rows(&s, "SELECT count(*) FROM sample_recent"), 0);
+    assert_int_equal(count_rows(&s, "SELECT value FROM meta WHERE key='schema_version'"),
+                     JB_SCHEMA_VERSION);
+    jb_store_close(&s);
+    rm_db(p);
+}
+
 static void test_store_corrupt_file(void **st)
 {
     char p[256];
@@ -198,6 +285,8 @@ int main(void)
         cmocka_unit_test(test_headline_never_sums_overlaps),
         cmocka_unit_test(test_store_newer_schema_refused),
         cmocka_unit_test(test_store_dangling_run_marked),
+        cmocka_unit_test(test_store_staged_rows),
+        cmocka_unit_test(test_store_version1),
         cmocka_unit_test(test_store_corrupt_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
