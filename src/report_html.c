@@ -7,13 +7,16 @@
  * reproducibility checklist, every warning and the measurement setup.
  * Each section has an id (overview, power, energy, actions, epochs,
  * efficiency, comparisons, statistics, utilisation, targets, reproducibility,
- * warnings, setup) that tests/browser checks.
+ * warnings, setup) that tests/browser checks. The tables it shares with the
+ * Markdown report (overview, statistics, software-induced energy,
+ * comparisons, utilisation, targets, checklist) come from report_table.c.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "evaluate.h"
+#include "report_table.h"
 #include "svg.h"
 
 #define E jb_html_escape
@@ -42,53 +45,23 @@ static void sect(FILE *f, const char *id, const char *title)
     fprintf(f, "<section id=\"%s\"><h2>%s</h2>\n", id, title);
 }
 
-static double gmean(const jb_eval_group *g, const char *key)
+/* One shared table (report_table.c) as HTML; returns its number of rows. */
+static size_t table(FILE *f, const jb_eval *ev, jb_table_build *build)
 {
-    const jb_eval_stat *s = g ? jb_eval_stat_find(g, key) : NULL;
-    return s && s->ok ? s->d.mean : NAN;
+    jb_table t = {0};
+    build(&t, ev);
+    jb_table_html(f, &t);
+    size_t rows = t.nrows;
+    jb_table_free(&t);
+    return rows;
 }
 
 /* Overview in the Blue Angel layout: rows are quantities, columns phases. */
 static void overview(FILE *f, const jb_eval *ev)
 {
     sect(f, "overview", "Overview");
-    static const struct {
-        const char *key, *label;
-        int prec;
-    } rows[] = {
-        {"mean_power_w", "mean power (W)", 2},      {"energy_wh", "energy per run (Wh)", 4},
-        {"duration_s", "duration (s)", 1},          {"cpu_pct", "CPU (%)", 1},
-        {"mem_used_mb", "RAM used (MB)", 0},        {"net_rx_mb", "network received (MB)", 2},
-        {"net_tx_mb", "network sent (MB)", 2},      {"disk_read_mb", "disk read (MB)", 2},
-        {"disk_written_mb", "disk written (MB)", 2}};
-    const jb_eval_group *b = jb_eval_group_find(ev, "", "baseline");
-    fputs("<table><tr><th class=\"l\">mean per run</th>", f);
-    for (size_t i = 0; i < ev->ngroups; i++) {
-        fputs("<th>", f);
-        E(f, ev->groups[i].label);
-        fprintf(f, " (n=%d)</th>", ev->groups[i].n_ok);
-    }
-    for (size_t i = 0; i < ev->ngroups; i++)
-        if (strcmp(ev->groups[i].phase, "baseline") && b) {
-            fputs("<th>", f);
-            E(f, ev->groups[i].label);
-            fputs(" − baseline</th>", f);
-        }
-    fputs("</tr>\n", f);
-    for (size_t r = 0; r < JB_ARRAY_LEN(rows); r++) {
-        fprintf(f, "<tr><td class=\"l\">%s</td>", rows[r].label);
-        for (size_t i = 0; i < ev->ngroups; i++)
-            num(f, gmean(&ev->groups[i], rows[r].key), rows[r].prec);
-        for (size_t i = 0; i < ev->ngroups; i++)
-            if (strcmp(ev->groups[i].phase, "baseline") && b) {
-                double v = gmean(&ev->groups[i], rows[r].key) - gmean(b, rows[r].key);
-                if (!strcmp(rows[r].key, "energy_wh") && ev->groups[i].has_sie)
-                    v = ev->groups[i].sie_power.value; /* power-based: lengths may differ */
-                num(f, v, rows[r].prec);
-            }
-        fputs("</tr>\n", f);
-    }
-    fputs("</table><p class=\"muted\">Software-induced energy (last columns, energy row) is "
+    table(f, ev, jb_table_overview);
+    fputs("<p class=\"muted\">Software-induced energy (last columns, energy row) is "
           "power-based: E − P̄<sub>baseline</sub>·T; other rows are plain differences of "
           "means.</p>",
           f);
@@ -426,49 +399,8 @@ static void comparisons_section(FILE *f, const jb_eval *ev)
         fputs("<p>Fewer than two scenario variants: nothing to compare.</p></section>\n", f);
         return;
     }
-    fputs("<table><tr><th class=\"l\">quantity</th><th class=\"l\">b vs a</th><th>Welch t</th>"
-          "<th>df</th><th>p</th><th>Holm p</th><th>MWU U</th><th>MWU p</th><th>Hedges g</th>"
-          "<th>Cliff δ</th><th>rel. diff %</th><th>95 % CI</th><th class=\"l\">verdict</th>"
-          "</tr>\n",
-          f);
-    for (size_t i = 0; i < ev->ncmps; i++) {
-        const jb_eval_cmp *c = &ev->cmps[i];
-        fputs("<tr><td class=\"l\">", f);
-        E(f, c->label);
-        fputs("</td><td class=\"l\">", f);
-        E(f, c->b);
-        fputs(" vs ", f);
-        E(f, c->a);
-        fputs("</td>", f);
-        if (!c->ok) {
-            fputs("<td colspan=\"11\" class=\"l muted\">not compared: ", f);
-            E(f, c->note);
-            fputs("</td></tr>\n", f);
-            continue;
-        }
-        num(f, c->c.welch.t, 3);
-        num(f, c->c.welch.df, 1);
-        num(f, c->c.welch.p, 4);
-        num(f, c->p_holm, 4);
-        num(f, c->c.mwu.u, 1);
-        num(f, c->c.mwu.p, 4);
-        num(f, c->c.hedges_g, 3);
-        num(f, c->c.cliff_delta, 3);
-        num(f, c->c.rel.pct, 1);
-        if (c->c.rel.bounded)
-            fprintf(f, "<td>%.1f – %.1f</td>", c->c.rel.lo_pct, c->c.rel.hi_pct);
-        else
-            fputs("<td class=\"muted\">unbounded</td>", f);
-        fputs("<td class=\"l\">", f);
-        E(f, c->sentence);
-        if (c->note[0]) {
-            fputs(" <span class=\"muted\">(", f);
-            E(f, c->note);
-            fputs(")</span>", f);
-        }
-        fputs("</td></tr>\n", f);
-    }
-    fputs("</table><p class=\"muted\">Holm adjustment over all comparisons in this table; "
+    table(f, ev, jb_table_comparisons);
+    fputs("<p class=\"muted\">Holm adjustment over all comparisons in this table; "
           "Mann–Whitney exact for small samples without ties, else normal approximation with "
           "tie correction.</p></section>\n",
           f);
@@ -477,64 +409,10 @@ static void comparisons_section(FILE *f, const jb_eval *ev)
 static void statistics_section(FILE *f, const jb_eval *ev)
 {
     sect(f, "statistics", "Statistics per variant and phase");
-    fputs("<table><tr><th class=\"l\">group</th><th class=\"l\">quantity</th><th>n</th>"
-          "<th>mean</th><th>SD</th><th>SE</th><th>95 % CI</th><th>median</th><th>min</th>"
-          "<th>max</th><th>range</th><th>IQR</th><th>CV %</th><th>SW W</th><th>SW p</th>"
-          "<th>outliers</th></tr>\n",
-          f);
-    for (size_t g = 0; g < ev->ngroups; g++)
-        for (int i = 0; i < ev->groups[g].nst; i++) {
-            const jb_eval_stat *s = &ev->groups[g].st[i];
-            if (!s->ok) continue;
-            const jb_desc *d = &s->d;
-            fputs("<tr><td class=\"l\">", f);
-            E(f, ev->groups[g].label);
-            fputs("</td><td class=\"l\">", f);
-            E(f, s->label);
-            fprintf(f, "</td><td>%zu</td>", d->n);
-            num(f, d->mean, 5);
-            num(f, d->sd, 5);
-            num(f, d->se, 5);
-            if (isfinite(d->ci_lo))
-                fprintf(f, "<td>%.5g – %.5g</td>", d->ci_lo, d->ci_hi);
-            else
-                fputs("<td class=\"muted\">–</td>", f);
-            num(f, d->median, 5);
-            num(f, d->min, 5);
-            num(f, d->max, 5);
-            num(f, d->range, 5);
-            num(f, d->iqr, 5);
-            num(f, d->cv * 100, 2);
-            num(f, d->sw_w, 4);
-            num(f, d->sw_p, 4);
-            fprintf(f, "<td>%zu</td></tr>\n", d->n_outliers);
-        }
-    fputs("</table>\n<h3>Software-induced energy (mean, Wh, propagated uncertainty)</h3>"
-          "<table><tr><th class=\"l\">group</th><th>power-based</th><th>SE</th><th>95 % CI</th>"
-          "<th>OSCAR form</th><th>SE</th><th>95 % CI</th><th class=\"l\">OSCAR applies</th>"
-          "<th>negative runs</th><th>load check SD (W)</th></tr>\n",
-          f);
-    for (size_t g = 0; g < ev->ngroups; g++) {
-        const jb_eval_group *gr = &ev->groups[g];
-        fputs("<tr><td class=\"l\">", f);
-        E(f, gr->label);
-        fputs("</td>", f);
-        if (gr->has_sie) {
-            num(f, gr->sie_power.value, 5);
-            num(f, gr->sie_power.se, 5);
-            fprintf(f, "<td>%.5g – %.5g</td>", gr->sie_power.ci_lo, gr->sie_power.ci_hi);
-            num(f, gr->sie_oscar.value, 5);
-            num(f, gr->sie_oscar.se, 5);
-            fprintf(f, "<td>%.5g – %.5g</td><td class=\"l\">%s</td><td>%d</td>",
-                    gr->sie_oscar.ci_lo, gr->sie_oscar.ci_hi,
-                    gr->sie_oscar_equal_length ? "yes" : "no (lengths differ)", gr->n_negative_sie);
-        } else {
-            fputs("<td colspan=\"8\" class=\"muted l\">–</td>", f);
-        }
-        num(f, gr->load_sd_w, 3);
-        fputs("</tr>\n", f);
-    }
-    fputs("</table><p class=\"muted\">Load check (OSCAR): SD across runs at each second, "
+    table(f, ev, jb_table_statistics);
+    fputs("\n<h3>Software-induced energy (mean, Wh, propagated uncertainty)</h3>", f);
+    table(f, ev, jb_table_sie);
+    fputs("<p class=\"muted\">Load check (OSCAR): SD across runs at each second, "
           "averaged over the seconds of the phase.</p></section>\n",
           f);
 }
@@ -542,31 +420,7 @@ static void statistics_section(FILE *f, const jb_eval *ev)
 static void utilisation_section(FILE *f, const jb_eval *ev)
 {
     sect(f, "utilisation", "Hardware utilisation (Blue Angel DE-UZ 215)");
-    fputs("<table><tr><th class=\"l\">group</th><th class=\"l\">resource</th><th>full load</th>"
-          "<th>base load</th><th>load</th><th>net load</th><th>allocation factor</th>"
-          "<th>effective load</th><th>utilisation</th></tr>\n",
-          f);
-    int rows = 0;
-    for (size_t g = 0; g < ev->ngroups; g++)
-        for (int i = 0; i < ev->groups[g].nutil; i++) {
-            const jb_eval_util *u = &ev->groups[g].util[i];
-            fputs("<tr><td class=\"l\">", f);
-            E(f, ev->groups[g].label);
-            fprintf(f, "</td><td class=\"l\">%s (%s)</td>", u->resource, u->load_unit);
-            num(f, u->full, 2);
-            num(f, u->base, 3);
-            num(f, u->load, 3);
-            num(f, u->net, 3);
-            num(f, u->alloc, 5);
-            num(f, u->effective, 3);
-            if (isfinite(u->utilisation))
-                fprintf(f, "<td>%.4g %s</td></tr>\n", u->utilisation, u->util_unit);
-            else
-                fputs("<td class=\"muted\">–</td></tr>\n", f);
-            rows++;
-        }
-    fputs("</table>", f);
-    if (!rows) fputs("<p>Needs baseline runs (base load).</p>", f);
+    if (!table(f, ev, jb_table_utilisation)) fputs("<p>Needs baseline runs (base load).</p>", f);
     fputs("<p class=\"muted\">Without a full load (network/disk: --net-max, --disk-max) the "
           "allocation factor is unknown and the effective load is the net load.</p></section>\n",
           f);
@@ -581,32 +435,8 @@ static void targets_section(FILE *f, const jb_eval *ev)
               f);
         return;
     }
-    fputs("<table><tr><th class=\"l\">target</th><th class=\"l\">group</th><th>reached</th>"
-          "<th>never reached</th><th>mean Wh</th><th>SD</th><th>95 % CI</th></tr>\n",
-          f);
-    for (int t = 0; t < ev->ntargets; t++)
-        for (size_t g = 0; g < ev->ngroups; g++) {
-            const jb_eval_group *gr = &ev->groups[g];
-            if (strcmp(gr->phase, "scenario")) continue;
-            fputs("<tr><td class=\"l\">", f);
-            E(f, ev->targets[t].label);
-            fputs("</td><td class=\"l\">", f);
-            E(f, gr->label);
-            fprintf(f, "</td><td>%d</td><td>%d</td>", gr->target_reached[t], gr->target_never[t]);
-            if (gr->target_ok[t]) {
-                num(f, gr->target_wh[t].mean, 5);
-                num(f, gr->target_wh[t].sd, 5);
-                if (isfinite(gr->target_wh[t].ci_lo))
-                    fprintf(f, "<td>%.5g – %.5g</td>", gr->target_wh[t].ci_lo,
-                            gr->target_wh[t].ci_hi);
-                else
-                    fputs("<td class=\"muted\">–</td>", f);
-            } else {
-                fputs("<td colspan=\"3\" class=\"muted\">–</td>", f);
-            }
-            fputs("</tr>\n", f);
-        }
-    fputs("</table></section>\n", f);
+    table(f, ev, jb_table_targets);
+    fputs("</section>\n", f);
 }
 
 static void repro_section(FILE *f, const jb_eval *ev)
@@ -614,21 +444,8 @@ static void repro_section(FILE *f, const jb_eval *ev)
     sect(f, "reproducibility", "Reproducibility checklist");
     if (!ev->ncontrols)
         fputs("<p>No reproducibility controls were recorded for these runs.</p>", f);
-    else {
-        fputs("<table><tr><th class=\"l\">control</th><th>applied</th><th>skipped</th>"
-              "<th>failed</th><th>other</th><th class=\"l\">reason (example)</th></tr>\n",
-              f);
-        for (int i = 0; i < ev->ncontrols; i++) {
-            const jb_eval_control *c = &ev->controls[i];
-            fputs("<tr><td class=\"l\">", f);
-            E(f, c->name);
-            fprintf(f, "</td><td>%d</td><td>%d</td><td>%d</td><td>%d</td><td class=\"l\">",
-                    c->applied, c->skipped, c->failed, c->other);
-            E(f, c->reason);
-            fputs("</td></tr>\n", f);
-        }
-        fputs("</table>", f);
-    }
+    else
+        table(f, ev, jb_table_controls);
     fputs("</section>\n", f);
     sect(f, "warnings", "Warnings");
     if (!ev->nwarnings)

@@ -42,7 +42,9 @@ assert g["fast"]["epochs"][3]["index"] == 4
     run "$JB" report "$DB" --markdown --csv "$T/csv"
     [ "$status" -eq 0 ]
     [[ "$output" == *"## Comparisons"* ]]
-    [[ "$output" == *"| fast | 3 | 0.11667 |"* ]]
+    # overview in the Blue Angel layout (as the HTML report): groups are columns
+    [[ "$output" == *"| mean per run | baseline (n=3) | fast (n=3) | slow (n=3) |"* ]]
+    [[ "$output" == *"| energy per run (Wh) | 0.05556 | 0.11667 | 0.17222 | 0.06111 |"* ]]
     for f in runs stats software_induced comparisons targets utilisation epochs warnings; do
         [ -s "$T/csv/$f.csv" ]
     done
