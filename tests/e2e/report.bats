@@ -18,6 +18,8 @@ teardown() { rm -rf "$T"; }
     [[ "$output" == *"slow used 48 % more energy than fast"* ]]
     [[ "$output" == *"slow - (n=0, 3 never reached)"* ]]
     [[ "$output" == *"1 run(s) failed or aborted"* ]]
+    # fits a terminal: columns as wide as their contents, long lines wrapped
+    printf '%s\n' "$output" | python3 -c 'import sys; w = max(len(l.rstrip("\n")) for l in sys.stdin); print("widest line", w); sys.exit(w > 100)'
 }
 
 @test "json: numbers match the hand-computed energies" {
