@@ -254,7 +254,8 @@ static void actions_section(FILE *f, const jb_eval *ev)
         xmax = fmax(xmax, total[g]);
     }
     jb_svg s;
-    jb_svg_begin(&s, f, 760, 70 + 34 * (double)ng, 0, xmax * 1.05, 0, (double)ng,
+    /* room right of the longest bar for its label and total */
+    jb_svg_begin(&s, f, 760, 70 + 34 * (double)ng, 0, xmax * 1.45, 0, (double)ng,
                  "mean energy per top-level action (stacked)", "Wh", "");
     for (size_t g = 0; g < ng; g++) {
         double x = 0, y = (double)(ng - g) - 0.5;
@@ -266,7 +267,12 @@ static void actions_section(FILE *f, const jb_eval *ev)
                         tip);
             x += mean[g][j];
         }
-        jb_svg_text(&s, xmax * 1.05, y, "end", ev->groups[g].label);
+        char label[120];
+        if (total[g] > 0)
+            snprintf(label, sizeof label, "%s: %.4g Wh", ev->groups[g].label, total[g]);
+        else
+            snprintf(label, sizeof label, "%s: no actions", ev->groups[g].label);
+        jb_svg_text(&s, x + xmax * 0.01, y - 0.12, "start", label); /* -0.12: centred on the bar */
     }
     jb_svg_end(&s);
     fputs("<p>", f);

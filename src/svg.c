@@ -97,7 +97,7 @@ void jb_svg_begin(jb_svg *s, FILE *f, double w, double h, double x0, double x1, 
                 jb_svg_px(s, v), jb_svg_px(s, v), h - s->mb, h - s->mb + 4, jb_svg_px(s, v),
                 h - s->mb + 16, fabs(v) < st * 1e-9 ? 0 : v);
     st = nice_step(y1 - y0);
-    for (double v = ceil(y0 / st) * st; v <= y1 + st * 1e-9; v += st)
+    for (double v = ceil(y0 / st) * st; ylabel && *ylabel && v <= y1 + st * 1e-9; v += st)
         fprintf(f,
                 "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>"
                 "<text x=\"%.1f\" y=\"%.1f\" class=\"tl\" text-anchor=\"end\">%g</text>\n",

@@ -20,7 +20,8 @@ typedef struct jb_svg {
 } jb_svg;
 
 /* Open an <svg> of w×h with axes for [x0,x1]×[y0,y1] (ranges widened when
- * empty), ticks, axis labels and an accessible title. */
+ * empty), ticks, axis labels and an accessible title. An axis with an empty
+ * label gets no ticks (its positions are categories the caller labels). */
 void jb_svg_begin(jb_svg *s, FILE *f, double w, double h, double x0, double x1, double y0,
                   double y1, const char *title, const char *xlabel, const char *ylabel);
 void jb_svg_end(jb_svg *s);

@@ -68,7 +68,12 @@ assert g["fast"]["epochs"][3]["index"] == 4
     python3 -c '
 import re, sys
 t = open(sys.argv[1]).read()
-assert max(len(p.split()) for p in re.findall(r"points=\"([^\"]*)\"", t)) <= 1000' "$T/r.html"
+assert max(len(p.split()) for p in re.findall(r"points=\"([^\"]*)\"", t)) <= 1000
+# action bars: each group labelled with its total, no numeric ticks on the category axis
+a = t[t.index("<section id=\"actions\">"):]
+a = a[:a.index("</section>")]
+assert "fast: 0.1167 Wh" in a and "baseline: no actions" in a, a
+assert "class=\"grid\"" not in a, "category axis has ticks"' "$T/r.html"
 }
 
 @test "measure runs: reported by name, estimated energy flagged" {
