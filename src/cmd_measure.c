@@ -45,9 +45,10 @@ static void usage(FILE *f)
             "      --root DIR         read /proc and /sys under DIR (tests; env JOULEBENCH_ROOT)\n"
             "  -q, --quiet            no text summary\n"
             "  -h, --help             this help\n\n"
-            "The text summary goes to stderr. Exit status: CMD's own (128+N if killed by\n"
-            "signal N); joulebench's own failures: 124 usage, 125 cannot measure, 126 CMD\n"
-            "not executable, 127 CMD not found.\n");
+            "The text summary goes to stderr. With --json - or --csv -, stdout carries only\n"
+            "that summary: CMD's own stdout is sent to stderr. Exit status: CMD's own\n"
+            "(128+N if killed by signal N); joulebench's own failures: 124 usage, 125 cannot\n"
+            "measure, 126 CMD not executable, 127 CMD not found.\n");
 }
 
 enum { OPT_NO_STORE = 256, OPT_JSON, OPT_CSV, OPT_ROOT, OPT_NAME, OPT_PER_INDEX };

@@ -186,7 +186,8 @@ static int64_t run_command(jb_store *st, const jb_run_spec *rs, jb_sampler *smp,
                            .env_add = env_add,
                            .cwd = rs->cwd,
                            .capture_stderr_tail = rs->capture_stderr,
-                           .new_process_group = rs->new_process_group || rs->window_ns > 0};
+                           .new_process_group = rs->new_process_group || rs->window_ns > 0,
+                           .stdout_to_stderr = rs->stdout_to_stderr};
     *spawn_rc = jb_workload_spawn(w, &wo, err);
     if (*spawn_rc) return jb_mono_ns();
     jb_sampler_set_target(smp, w->pid);
@@ -269,6 +270,14 @@ int jb_run_one(jb_store *st, jb_meter *m, const jb_run_spec *rs, jb_run_result *
     return spawn_rc ? -1 : 0;
 }
 
+/* `--json -` or `--csv -`: stdout carries joulebench's data, so the
+ * command's own stdout is sent to stderr instead of being mixed into it. */
+static bool writes_stdout(const jb_measure_opts *o)
+{
+    return (o->json_path && !strcmp(o->json_path, "-")) ||
+           (o->csv_path && !strcmp(o->csv_path, "-"));
+}
+
 int jb_measure_run(const jb_measure_opts *o, jb_measure_result *res, jb_err *err)
 {
     memset(res, 0, sizeof *res);
@@ -298,7 +307,8 @@ int jb_measure_run(const jb_measure_opts *o, jb_measure_result *res, jb_err *err
                                .rep = 1,
                                .seq = 1,
                                .interval_ns = o->interval_ns},
-                      .argv = o->argv};
+                      .argv = o->argv,
+                      .stdout_to_stderr = writes_stdout(o)};
     jb_run_result rr;
     int rc = jb_run_one(&res->store, m, &rs, &rr, err);
     res->run_id = rr.run_id;

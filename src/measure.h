@@ -49,6 +49,7 @@ typedef struct jb_run_spec {
     int64_t ready_timeout_ns; /* ... giving up after this (0: 10 min); then the run fails */
     bool capture_stderr;      /* keep the tail of stderr in run.stderr_tail */
     bool new_process_group;   /* so a timeout or stop reaches the whole tree */
+    bool stdout_to_stderr;    /* the command's stdout to stderr: `--json -` owns stdout */
 } jb_run_spec;
 
 typedef struct jb_run_result {

@@ -108,6 +108,7 @@ static void child_exec(const jb_workload_opts *o, int status_fd, int err_w)
     signal(SIGHUP, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
     if (o->new_process_group) setpgid(0, 0);
+    if (o->stdout_to_stderr) dup2(STDERR_FILENO, STDOUT_FILENO); /* before stderr is captured */
     if (err_w >= 0) {
         dup2(err_w, STDERR_FILENO);
         close(err_w);

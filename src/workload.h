@@ -38,6 +38,7 @@ typedef struct jb_workload_opts {
     const char *cwd;      /* or NULL */
     bool capture_stderr_tail;
     bool new_process_group; /* so a timeout can kill the whole tree */
+    bool stdout_to_stderr;  /* CMD's stdout goes to our stderr (our stdout carries data) */
 } jb_workload_opts;
 
 /* Fork and exec. Returns 0 when the process started (check exec_failed after

@@ -74,6 +74,20 @@ jq_py() { # jq_py FILE EXPR -> prints python expression over the parsed JSON j
     grep -q '^energy.total,.*,J,1$' $T/o.csv
 }
 
+@test "--json - and --csv -: stdout carries only the summary, the command's stdout goes to stderr" {
+    "$JB" measure -q --json - -- sh -c 'echo out-of-cmd; echo err-of-cmd >&2' > $T/out 2> $T/err
+    python3 -c 'import json, sys; json.load(open(sys.argv[1]))' $T/out
+    grep -q out-of-cmd $T/err
+    grep -q err-of-cmd $T/err
+    ! grep -q of-cmd $T/out
+    "$JB" measure -q --csv - -- sh -c 'echo out-of-cmd' > $T/out.csv 2> $T/err2
+    grep -q out-of-cmd $T/err2
+    ! grep -q out-of-cmd $T/out.csv
+    # to a file, the command keeps its stdout
+    "$JB" measure -q --json $T/o.json -- sh -c 'echo out-of-cmd' > $T/out3
+    grep -q out-of-cmd $T/out3
+}
+
 @test "the store keeps host, run, channels, samples and sampling quality" {
     run "$JB" measure -q -i 20ms -- sleep 0.5
     [ "$status" -eq 0 ]
