@@ -53,17 +53,23 @@ static void mean_sd(char *out, const jb_eval_stat *s, int dec)
         snprintf(out, CELL, "%.*f", dec, s->d.mean);
 }
 
-/* Columns a UTF-8 string takes (every code point one column: ±, δ, µ). */
+/* Columns the first N bytes of a UTF-8 string take (every code point one
+ * column: ±, δ, µ). */
+static int utf8_cols_n(const char *s, size_t n)
+{
+    int cols = 0;
+    for (size_t i = 0; i < n && s[i]; i++)
+        cols += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return cols;
+}
+
 static int utf8_cols(const char *s)
 {
-    int n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
+    return utf8_cols_n(s, strlen(s));
 }
 
 /* Prints TEXT after PREFIX, wrapped at TEXT_WIDTH with continuation lines
- * indented by INDENT spaces. */
+ * indented by INDENT spaces (a word longer than a line stays whole). */
 static void wrapped(FILE *f, const char *prefix, const char *text, int indent)
 {
     int col = fprintf(f, "%s", prefix);
@@ -73,15 +79,13 @@ static void wrapped(FILE *f, const char *prefix, const char *text, int indent)
             p++;
         size_t w = strcspn(p, " ");
         if (!w) break;
-        char word[256];
-        snprintf(word, sizeof word, "%.*s", (int)(w < sizeof word ? w : sizeof word - 1), p);
-        int ww = utf8_cols(word);
+        int ww = utf8_cols_n(p, w);
         if (!line_start && col + 1 + ww > TEXT_WIDTH) {
             col = fprintf(f, "\n%*s", indent, "") - 1;
             line_start = true;
         }
         if (!line_start) col += fprintf(f, " ");
-        fputs(word, f);
+        fwrite(p, 1, w, f);
         col += ww;
         line_start = false;
         p += w;
