@@ -12,74 +12,46 @@
 #include <cmocka.h>
 
 #include "source.h"
+#include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 extern const jb_source_driver jb_src_hwmon;
-
-static char root[256];
-
-static void put(const char *rel, const char *text)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s%s", root, rel);
-    for (char *p = path + strlen(root) + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(path, 0755);
-            *p = '/';
-        }
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
 
 #define H "/sys/class/hwmon/"
 
 static int setup(void **st)
 {
-    snprintf(root, sizeof root, "/tmp/jb_hwmon_XXXXXX");
-    assert_non_null(mkdtemp(root));
-    put(H "hwmon0/name", "k10temp\n");
-    put(H "hwmon0/temp1_input", "45000\n"); /* not power: ignored */
-    put(H "hwmon1/name", "amdgpu\n");
-    put(H "hwmon1/power1_input", "35000000\n");
-    put(H "hwmon1/power1_label", "PPT\n");
-    put(H "hwmon1/power1_cap", "200000000\n"); /* not an input */
-    put(H "hwmon2/name", "power_meter\n");
-    put(H "hwmon2/power1_average", "123456789\n"); /* acpi_power_meter style */
-    put(H "hwmon3/name", "amd_energy\n");
-    put(H "hwmon3/energy1_input", "18446744073000000000\n"); /* near 2^64 µJ */
-    put(H "hwmon3/energy1_label", "Esocket 0\n");
-    put(H "hwmon4/name", "amdgpu\n"); /* second GPU, same name */
-    put(H "hwmon4/power1_input", "1000000\n");
-    put(H "hwmon4/power1_label", "PPT\n");
+    tu_make_root("hwmon");
+    tu_put(H "hwmon0/name", "k10temp\n");
+    tu_put(H "hwmon0/temp1_input", "45000\n"); /* not power: ignored */
+    tu_put(H "hwmon1/name", "amdgpu\n");
+    tu_put(H "hwmon1/power1_input", "35000000\n");
+    tu_put(H "hwmon1/power1_label", "PPT\n");
+    tu_put(H "hwmon1/power1_cap", "200000000\n"); /* not an input */
+    tu_put(H "hwmon2/name", "power_meter\n");
+    tu_put(H "hwmon2/power1_average", "123456789\n"); /* acpi_power_meter style */
+    tu_put(H "hwmon3/name", "amd_energy\n");
+    tu_put(H "hwmon3/energy1_input", "18446744073000000000\n"); /* near 2^64 µJ */
+    tu_put(H "hwmon3/energy1_label", "Esocket 0\n");
+    tu_put(H "hwmon4/name", "amdgpu\n"); /* second GPU, same name */
+    tu_put(H "hwmon4/power1_input", "1000000\n");
+    tu_put(H "hwmon4/power1_label", "PPT\n");
     return 0;
 }
 
 static int teardown(void **st)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static int find(const jb_channel_list *l, const char *name)
-{
-    for (int i = 0; i < l->n; i++)
-        if (!strcmp(l->ch[i].name, name)) return i;
-    return -1;
+    tu_rm_root();
+    return 0;
 }
 
 static void test_channels_and_values(void **st)
 {
     jb_source_opt opts[] = {{"hwmon.total", "hwmon/power_meter/power1"}};
-    jb_source_env env = {.root = root, .opts = opts, .nopts = 1};
+    jb_source_env env = {.root = tu_root, .opts = opts, .nopts = 1};
     char reason[256], fix[256];
     assert_int_equal(jb_src_hwmon.probe(&env, reason, sizeof reason, fix, sizeof fix), 1);
     void *state;
@@ -87,9 +59,9 @@ static void test_channels_and_values(void **st)
     jb_err err;
     assert_int_equal(jb_src_hwmon.open(&env, &state, &ch, &err), 0);
     assert_int_equal(ch.n, 4);
-    int gpu = find(&ch, "hwmon/amdgpu/PPT"), gpu2 = find(&ch, "hwmon/amdgpu/PPT-hwmon4"),
-        meter = find(&ch, "hwmon/power_meter/power1"),
-        sock = find(&ch, "hwmon/amd_energy/Esocket_0");
+    int gpu = tu_find(&ch, "hwmon/amdgpu/PPT"), gpu2 = tu_find(&ch, "hwmon/amdgpu/PPT-hwmon4"),
+        meter = tu_find(&ch, "hwmon/power_meter/power1"),
+        sock = tu_find(&ch, "hwmon/amd_energy/Esocket_0");
     assert_true(gpu >= 0 && gpu2 >= 0 && meter >= 0 && sock >= 0);
     assert_int_equal(ch.ch[gpu].kind, JB_KIND_POWER);
     assert_string_equal(ch.ch[gpu].unit, "W");
@@ -107,15 +79,15 @@ static void test_channels_and_values(void **st)
     assert_true(v[sock] == 18446744073000000000.0 / 1e6);
 
     /* the energy counter restarts at 0 (driver reload): stays monotone */
-    put(H "hwmon3/energy1_input", "2000000\n");
-    put(H "hwmon1/power1_input", "40500000\n");
+    tu_put(H "hwmon3/energy1_input", "2000000\n");
+    tu_put(H "hwmon1/power1_input", "40500000\n");
     assert_int_equal(jb_src_hwmon.read(state, 0, v, ok), 0);
     assert_true(v[gpu] == 40.5);
     assert_true(v[sock] == (18446744073000000000.0 + 2000000.0) / 1e6);
 
     /* garbage and empty values: gaps for those channels only */
-    put(H "hwmon1/power1_input", "N/A\n");
-    put(H "hwmon3/energy1_input", "");
+    tu_put(H "hwmon1/power1_input", "N/A\n");
+    tu_put(H "hwmon3/energy1_input", "");
     assert_int_equal(jb_src_hwmon.read(state, 0, v, ok), 0);
     assert_false(ok[gpu]);
     assert_false(ok[sock]);
@@ -125,25 +97,19 @@ static void test_channels_and_values(void **st)
 
 static void test_probe_explains(void **st)
 {
-    jb_source_env env = {.root = root};
-    char reason[256] = "", fix[256] = "";
-    char cmd[512];
-    snprintf(cmd, sizeof cmd,
-             "rm -rf '%s/sys/class/hwmon/hwmon1' '%s/sys/class/hwmon/hwmon2' "
-             "'%s/sys/class/hwmon/hwmon3' '%s/sys/class/hwmon/hwmon4'",
-             root, root, root, root);
-    assert_int_equal(system(cmd), 0);
-    assert_int_equal(jb_src_hwmon.probe(&env, reason, sizeof reason, fix, sizeof fix), 0);
-    assert_non_null(strstr(reason, "no power or energy sensor"));
-    assert_true(strlen(fix) > 10);
+    jb_source_env env = {.root = tu_root};
+    tu_rm(H "hwmon1");
+    tu_rm(H "hwmon2");
+    tu_rm(H "hwmon3");
+    tu_rm(H "hwmon4");
     void *state;
     jb_channel_list ch = {0};
-    jb_err err;
-    assert_int_equal(jb_src_hwmon.open(&env, &state, &ch, &err), -1);
-    assert_non_null(strstr(err.msg, "hwmon"));
+    tu_assert_unusable(&jb_src_hwmon, &env, &state, &ch, "no power or energy sensor", NULL,
+                       "hwmon");
+    assert_true(strlen(tu_fix) > 10);
 
-    snprintf(cmd, sizeof cmd, "rm -rf '%s/sys'", root);
-    assert_int_equal(system(cmd), 0);
+    tu_rm("/sys");
+    char reason[256] = "", fix[256] = "";
     assert_int_equal(jb_src_hwmon.probe(&env, reason, sizeof reason, fix, sizeof fix), 0);
     assert_non_null(strstr(reason, "/sys/class/hwmon"));
 }
@@ -160,9 +126,9 @@ static void test_garbage_tree(void **st)
         for (int i = 0; i < n; i++)
             val[i] = (char)(1 + rand() % 255);
         val[n] = 0;
-        put(name, val);
-        put(H "hwmon9/name", val);
-        jb_source_env env = {.root = root};
+        tu_put(name, val);
+        tu_put(H "hwmon9/name", val);
+        jb_source_env env = {.root = tu_root};
         void *state;
         jb_channel_list *ch = calloc(1, sizeof *ch);
         jb_err err;

@@ -12,49 +12,22 @@
 #include <cmocka.h>
 
 #include "source.h"
+#include "testutil.h"
 
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 extern const jb_source_driver jb_src_msr;
 
-static char root[256];
-
-static void mkdirs(const char *rel)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s%s", root, rel);
-    for (char *p = path + strlen(root) + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(path, 0755);
-            *p = '/';
-        }
-    mkdir(path, 0755);
-}
-
-static void put_file(const char *rel, const char *text)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s%s", root, rel);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static void set_msr(int cpu, uint32_t reg, uint64_t v)
 {
     char rel[64], path[1024];
-    snprintf(rel, sizeof rel, "/dev/cpu/%d", cpu);
-    mkdirs(rel);
-    snprintf(path, sizeof path, "%s%s/msr", root, rel);
-    int fd = open(path, O_WRONLY | O_CREAT, 0600);
+    snprintf(rel, sizeof rel, "/dev/cpu/%d/msr", cpu);
+    int fd = open(tu_path(path, sizeof path, rel), O_WRONLY | O_CREAT, 0600);
     assert_true(fd >= 0);
     uint8_t b[8];
     for (int i = 0; i < 8; i++)
@@ -66,39 +39,43 @@ static void set_msr(int cpu, uint32_t reg, uint64_t v)
 static void add_cpu(int cpu, int pkg, int core)
 {
     char rel[128], v[16];
-    snprintf(rel, sizeof rel, "/sys/devices/system/cpu/cpu%d/topology", cpu);
-    mkdirs(rel);
     snprintf(rel, sizeof rel, "/sys/devices/system/cpu/cpu%d/topology/physical_package_id", cpu);
     snprintf(v, sizeof v, "%d\n", pkg);
-    put_file(rel, v);
+    tu_put(rel, v);
     snprintf(rel, sizeof rel, "/sys/devices/system/cpu/cpu%d/topology/core_id", cpu);
     snprintf(v, sizeof v, "%d\n", core);
-    put_file(rel, v);
+    tu_put(rel, v);
 }
 
 static void set_cpuinfo(const char *vendor, int family, int model)
 {
     char buf[512];
-    mkdirs("/proc");
     snprintf(buf, sizeof buf,
              "processor\t: 0\nvendor_id\t: %s\ncpu family\t: %d\nmodel\t\t: %d\n"
              "model name\t: Test CPU\n\n",
              vendor, family, model);
-    put_file("/proc/cpuinfo", buf);
+    tu_put("/proc/cpuinfo", buf);
+}
+
+/* An Intel family-6 CPU of this model: CPU 0 (package 0, core 0) and its
+ * energy unit register (2^-14 J). */
+static void intel_cpu0(int model)
+{
+    set_cpuinfo("GenuineIntel", 6, model);
+    add_cpu(0, 0, 0);
+    set_msr(0, 0x606, 0x000A0E03);
 }
 
 static int setup(void **st)
 {
-    snprintf(root, sizeof root, "/tmp/jb_msr_XXXXXX");
-    assert_non_null(mkdtemp(root));
+    tu_make_root("msr");
     return 0;
 }
 
 static int teardown(void **st)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    return system(cmd) == 0 ? 0 : -1;
+    tu_rm_root();
+    return 0;
 }
 
 typedef struct opened {
@@ -108,18 +85,14 @@ typedef struct opened {
 
 static void open_src(opened *o)
 {
-    jb_source_env env = {.root = root, .interval_ns = 100000000};
-    jb_err err = {{0}};
+    jb_source_env env = {.root = tu_root, .interval_ns = 100000000};
     memset(o, 0, sizeof *o);
-    int rc = jb_src_msr.open(&env, &o->state, &o->chans, &err);
-    if (rc) fail_msg("open failed: %s", err.msg);
+    tu_open_ok(&jb_src_msr, &env, &o->state, &o->chans);
 }
 
 static int find(const opened *o, const char *name)
 {
-    for (int i = 0; i < o->chans.n; i++)
-        if (!strcmp(o->chans.ch[i].name, name)) return i;
-    return -1;
+    return tu_find(&o->chans, name);
 }
 
 static void read_all(opened *o, double *v, uint8_t *ok)
@@ -130,10 +103,8 @@ static void read_all(opened *o, double *v, uint8_t *ok)
 /* Intel client part: all five domains, a wrap on the package counter. */
 static void test_intel_client_wrap(void **st)
 {
-    set_cpuinfo("GenuineIntel", 6, 0x9E);
-    add_cpu(0, 0, 0);
+    intel_cpu0(0x9E);
     add_cpu(1, 0, 1);
-    set_msr(0, 0x606, 0x000A0E03); /* energy unit 2^-14 J */
     set_msr(0, 0x611, 0xFFFFFF00);
     set_msr(0, 0x639, 1000);
     set_msr(0, 0x641, 5);
@@ -208,9 +179,7 @@ static void test_haswell_ep_dram_quirk_two_packages(void **st)
 /* Sapphire Rapids: psys counts in 1 J; DRAM follows the unit register. */
 static void test_spr_psys_unit(void **st)
 {
-    set_cpuinfo("GenuineIntel", 6, 0x8F);
-    add_cpu(0, 0, 0);
-    set_msr(0, 0x606, 0x000A0E03);
+    intel_cpu0(0x8F);
     set_msr(0, 0x611, 1);
     set_msr(0, 0x619, 1);
     set_msr(0, 0x64D, 10);
@@ -238,7 +207,7 @@ static void test_spr_psys_unit(void **st)
 static void set_byte(int cpu, uint32_t reg, uint8_t b)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/dev/cpu/%d/msr", root, cpu);
+    snprintf(path, sizeof path, "%s/dev/cpu/%d/msr", tu_root, cpu);
     int fd = open(path, O_WRONLY);
     assert_true(fd >= 0);
     assert_int_equal(pwrite(fd, &b, 1, (off_t)reg), 1);
@@ -281,9 +250,7 @@ static void test_amd_core_sum(void **st)
 /* Many reads with random increments (each below one wrap): exact totals. */
 static void test_many_wraps_exact(void **st)
 {
-    set_cpuinfo("GenuineIntel", 6, 0x55);
-    add_cpu(0, 0, 0);
-    set_msr(0, 0x606, 0x000A0E03);
+    intel_cpu0(0x55);
     uint32_t raw = 0xF0000000u;
     set_msr(0, 0x611, raw);
     opened o;
@@ -307,15 +274,13 @@ static void test_many_wraps_exact(void **st)
 /* A register that can no longer be read is a gap, not a crash. */
 static void test_read_failure_is_gap(void **st)
 {
-    set_cpuinfo("GenuineIntel", 6, 0x9E);
-    add_cpu(0, 0, 0);
-    set_msr(0, 0x606, 0x000A0E03);
+    intel_cpu0(0x9E);
     set_msr(0, 0x611, 5);
     opened o;
     open_src(&o);
     assert_int_equal(o.chans.n, 1);
     char path[1024];
-    snprintf(path, sizeof path, "%s/dev/cpu/0/msr", root);
+    snprintf(path, sizeof path, "%s/dev/cpu/0/msr", tu_root);
     assert_int_equal(truncate(path, 0x611), 0);
     double v[1];
     uint8_t ok[1] = {1};
@@ -326,7 +291,7 @@ static void test_read_failure_is_gap(void **st)
 
 static void test_probe_explains(void **st)
 {
-    jb_source_env env = {.root = root};
+    jb_source_env env = {.root = tu_root};
     char reason[512] = "", fix[512] = "";
     set_cpuinfo("GenuineIntel", 6, 0x9E);
     add_cpu(0, 0, 0);
@@ -342,13 +307,10 @@ static void test_probe_explains(void **st)
     assert_int_equal(jb_src_msr.probe(&env, reason, sizeof reason, fix, sizeof fix), 1);
 
     set_cpuinfo("ARM", 8, 1);
-    assert_int_equal(jb_src_msr.probe(&env, reason, sizeof reason, fix, sizeof fix), 0);
-    assert_true(strlen(fix) > 10);
-    jb_err err = {{0}};
     void *state = NULL;
     jb_channel_list chans = {0};
-    assert_int_equal(jb_src_msr.open(&env, &state, &chans, &err), -1);
-    assert_non_null(strstr(err.msg, "cpuinfo"));
+    tu_assert_unusable(&jb_src_msr, &env, &state, &chans, NULL, NULL, "cpuinfo");
+    assert_true(strlen(tu_fix) > 10);
 }
 
 /* Garbage /proc/cpuinfo and topology files: errors or channels, no crash. */
@@ -362,13 +324,11 @@ static void test_garbage_inputs(void **st)
             junk[i] = (char)(1 + rand() % 255);
         junk[n] = 0;
         if (round % 2) memcpy(junk, "vendor_id: GenuineIntel\ncpu family: ", 36 < n ? 36 : n);
-        mkdirs("/proc");
-        put_file("/proc/cpuinfo", junk);
-        mkdirs("/sys/devices/system/cpu/cpu0/topology");
-        put_file("/sys/devices/system/cpu/cpu0/topology/physical_package_id", junk + n / 2);
+        tu_put("/proc/cpuinfo", junk);
+        tu_put("/sys/devices/system/cpu/cpu0/topology/physical_package_id", junk + n / 2);
         set_msr(0, 0x606, (uint64_t)rand() << 32 | (uint64_t)rand());
         set_msr(0, 0x611, (uint64_t)rand());
-        jb_source_env env = {.root = root};
+        jb_source_env env = {.root = tu_root};
         jb_err err;
         void *state = NULL;
         jb_channel_list chans = {0};

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "source.h"
+#include "testutil.h"
 
 extern const jb_source_driver jb_src_nvml;
 
@@ -86,17 +87,12 @@ static int teardown(void **st)
 
 static int find(const fixture *f, const char *name)
 {
-    for (int i = 0; i < f->ch.n; i++)
-        if (!strcmp(f->ch.ch[i].name, name)) return i;
-    return -1;
+    return tu_find(&f->ch, name);
 }
 
 static void open_ok(fixture *f)
 {
-    jb_err err = {{0}};
-    int rc = jb_src_nvml.open(&f->env, &f->state, &f->ch, &err);
-    if (rc) fprintf(stderr, "open: %s\n", err.msg);
-    assert_int_equal(rc, 0);
+    tu_open_ok(&jb_src_nvml, &f->env, &f->state, &f->ch);
 }
 
 static void read_at(fixture *f, long long ms, int want_rc)
@@ -206,24 +202,16 @@ static void test_no_permission(void **st)
 {
     fixture *f = *st;
     setenv("FAKE_NVML_MODE", "noperm", 1);
-    char reason[256] = "", fix[256] = "";
-    assert_int_equal(jb_src_nvml.probe(&f->env, reason, sizeof reason, fix, sizeof fix), 0);
-    assert_non_null(strstr(reason, "NVML: no permission"));
-    assert_non_null(strstr(fix, "/dev/nvidia"));
-    jb_err err = {{0}};
-    assert_int_equal(jb_src_nvml.open(&f->env, &f->state, &f->ch, &err), -1);
-    assert_non_null(strstr(err.msg, "no permission"));
-    assert_int_equal(f->ch.n, 0);
+    tu_assert_unusable(&jb_src_nvml, &f->env, &f->state, &f->ch, "NVML: no permission",
+                       "/dev/nvidia", "no permission");
 }
 
 static void test_driver_not_loaded(void **st)
 {
     fixture *f = *st;
     setenv("FAKE_NVML_MODE", "nodriver", 1);
-    char reason[256] = "", fix[256] = "";
-    assert_int_equal(jb_src_nvml.probe(&f->env, reason, sizeof reason, fix, sizeof fix), 0);
-    assert_non_null(strstr(reason, "Driver Not Loaded"));
-    assert_non_null(strstr(fix, "modprobe nvidia"));
+    tu_assert_unusable(&jb_src_nvml, &f->env, &f->state, &f->ch, "Driver Not Loaded",
+                       "modprobe nvidia", "Driver Not Loaded");
 }
 
 static void test_library_missing(void **st)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "source.h"
+#include "testutil.h"
 
 extern const jb_source_driver jb_src_nvsmi;
 
@@ -39,12 +40,9 @@ typedef struct fixture {
 
 static int group_setup(void **st)
 {
-    const char *top = getenv("JB_TOP");
     char rel[PATH_MAX];
-    snprintf(rel, sizeof rel, "%s/tests/fakes/nvidia-smi", top && *top ? top : ".");
-    if (!realpath(rel, fake_smi)) return -1;
-    snprintf(rel, sizeof rel, "%s/tests/fixtures/nvidia-smi", top && *top ? top : ".");
-    if (!realpath(rel, fixtures)) return -1;
+    if (!realpath(tu_top_path(rel, sizeof rel, "tests/fakes/nvidia-smi"), fake_smi)) return -1;
+    if (!realpath(tu_top_path(rel, sizeof rel, "tests/fixtures/nvidia-smi"), fixtures)) return -1;
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     (void)st;
     return 0;
@@ -80,17 +78,12 @@ static int teardown(void **st)
 
 static int find(const fixture *f, const char *name)
 {
-    for (int i = 0; i < f->ch.n; i++)
-        if (!strcmp(f->ch.ch[i].name, name)) return i;
-    return -1;
+    return tu_find(&f->ch, name);
 }
 
 static void open_ok(fixture *f)
 {
-    jb_err err = {{0}};
-    int rc = jb_src_nvsmi.open(&f->env, &f->state, &f->ch, &err);
-    if (rc) fprintf(stderr, "open: %s\n", err.msg);
-    assert_int_equal(rc, 0);
+    tu_open_ok(&jb_src_nvsmi, &f->env, &f->state, &f->ch);
 }
 
 static int do_read(fixture *f)
@@ -308,15 +301,10 @@ static void test_no_driver(void **st)
 {
     fixture *f = *st;
     setenv("FAKE_SMI_MODE", "nodriver", 1);
-    char reason[512] = "", fix[256] = "";
-    assert_int_equal(jb_src_nvsmi.probe(&f->env, reason, sizeof reason, fix, sizeof fix), 0);
-    assert_non_null(strstr(reason, "couldn't communicate with the NVIDIA driver"));
-    assert_non_null(strstr(reason, "exit 9"));
-    assert_non_null(strstr(fix, "driver"));
-    jb_err err = {{0}};
-    assert_int_equal(jb_src_nvsmi.open(&f->env, &f->state, &f->ch, &err), -1);
-    assert_non_null(strstr(err.msg, "couldn't communicate"));
-    assert_int_equal(f->ch.n, 0);
+    tu_assert_unusable(&jb_src_nvsmi, &f->env, &f->state, &f->ch,
+                       "couldn't communicate with the NVIDIA driver", "driver",
+                       "couldn't communicate");
+    assert_non_null(strstr(tu_reason, "exit 9"));
 }
 
 static void test_missing_executable(void **st)

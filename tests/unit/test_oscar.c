@@ -678,8 +678,7 @@ int main(void)
 {
     setenv("TZ", "Europe/Berlin", 1);
     tzset();
-    const char *top = getenv("JB_TOP");
-    snprintf(fx, sizeof fx, "%s/tests/fixtures/oscar", top && *top ? top : ".");
+    tu_top_path(fx, sizeof fx, "tests/fixtures/oscar");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_log_fixture_quirks),
         cmocka_unit_test(test_log_errors),

@@ -210,8 +210,7 @@ int main(void)
 {
     setenv("TZ", "Europe/Berlin", 1);
     tzset();
-    const char *top = getenv("JB_TOP");
-    snprintf(fx, sizeof fx, "%s/tests/fixtures/oscar", top && *top ? top : ".");
+    tu_top_path(fx, sizeof fx, "tests/fixtures/oscar");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fuzz_log),      cmocka_unit_test(test_fuzz_power),
         cmocka_unit_test(test_fuzz_hardware), cmocka_unit_test(test_random_bytes),

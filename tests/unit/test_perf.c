@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "source.h"
+#include "testutil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,14 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 extern const jb_source_driver jb_src_perf;
 extern long (*jb_perf_event_open_hook)(struct perf_event_attr *, pid_t, int, int, unsigned long);
 int jb_perf_parse_event(const char *text, uint64_t *config);
-
-static char root[256];
 
 typedef struct fake_counter {
     uint32_t type;
@@ -57,44 +55,27 @@ static long fake_open(struct perf_event_attr *attr, pid_t pid, int cpu, int grou
     return p[0];
 }
 
-static void put(const char *rel, const char *text)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s%s", root, rel);
-    for (char *p = path + strlen(root) + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(path, 0755);
-            *p = '/';
-        }
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 #define PMU "/sys/bus/event_source/devices/power"
 
 static int setup(void **st)
 {
-    snprintf(root, sizeof root, "/tmp/jb_perf_XXXXXX");
-    assert_non_null(mkdtemp(root));
-    put(PMU "/type", "17\n");
-    put(PMU "/cpumask", "0,2\n");
-    put(PMU "/events/energy-pkg", "event=0x02\n");
-    put(PMU "/events/energy-pkg.scale", "2.3283064365386962890625e-10\n");
-    put(PMU "/events/energy-pkg.unit", "Joules\n");
-    put(PMU "/events/energy-cores", "event=0x01\n");
-    put(PMU "/events/energy-cores.scale", "2.3283064365386962890625e-10\n");
-    put(PMU "/events/energy-cores.unit", "Joules\n");
-    put(PMU "/events/energy-ram", "event=0x03\n");
-    put(PMU "/events/energy-ram.scale", "1.52587890625e-05\n"); /* 2^-16 */
-    put(PMU "/events/energy-ram.unit", "Joules\n");
-    put(PMU "/events/energy-psys", "event=0x05\n");
-    put(PMU "/events/energy-psys.scale", "2.3283064365386962890625e-10\n");
-    put(PMU "/events/energy-bad", "umask=0x3\n"); /* not an event spec: skipped */
-    put(PMU "/events/cycles", "event=0x3c\n");    /* not an energy event */
-    put("/proc/sys/kernel/perf_event_paranoid", "2\n");
+    tu_make_root("perf");
+    tu_put(PMU "/type", "17\n");
+    tu_put(PMU "/cpumask", "0,2\n");
+    tu_put(PMU "/events/energy-pkg", "event=0x02\n");
+    tu_put(PMU "/events/energy-pkg.scale", "2.3283064365386962890625e-10\n");
+    tu_put(PMU "/events/energy-pkg.unit", "Joules\n");
+    tu_put(PMU "/events/energy-cores", "event=0x01\n");
+    tu_put(PMU "/events/energy-cores.scale", "2.3283064365386962890625e-10\n");
+    tu_put(PMU "/events/energy-cores.unit", "Joules\n");
+    tu_put(PMU "/events/energy-ram", "event=0x03\n");
+    tu_put(PMU "/events/energy-ram.scale", "1.52587890625e-05\n"); /* 2^-16 */
+    tu_put(PMU "/events/energy-ram.unit", "Joules\n");
+    tu_put(PMU "/events/energy-psys", "event=0x05\n");
+    tu_put(PMU "/events/energy-psys.scale", "2.3283064365386962890625e-10\n");
+    tu_put(PMU "/events/energy-bad", "umask=0x3\n"); /* not an event spec: skipped */
+    tu_put(PMU "/events/cycles", "event=0x3c\n");    /* not an energy event */
+    tu_put("/proc/sys/kernel/perf_event_paranoid", "2\n");
     nfakes = 0;
     fake_errno = 0;
     jb_perf_event_open_hook = fake_open;
@@ -105,16 +86,8 @@ static int teardown(void **st)
 {
     for (int i = 0; i < nfakes; i++)
         close(fakes[i].wr);
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static int find(const jb_channel_list *l, const char *name)
-{
-    for (int i = 0; i < l->n; i++)
-        if (!strcmp(l->ch[i].name, name)) return i;
-    return -1;
+    tu_rm_root();
+    return 0;
 }
 
 static fake_counter *fake_for(uint64_t config, int cpu)
@@ -132,7 +105,7 @@ static void push(uint64_t config, int cpu, uint64_t count)
 
 static void test_discovery_and_scale(void **st)
 {
-    jb_source_env env = {.root = root};
+    jb_source_env env = {.root = tu_root};
     char reason[512], fix[512];
     assert_int_equal(jb_src_perf.probe(&env, reason, sizeof reason, fix, sizeof fix), 1);
     for (int i = 0; i < nfakes; i++)
@@ -151,9 +124,9 @@ static void test_discovery_and_scale(void **st)
         assert_int_equal(fakes[i].pid, -1);
         assert_true(fakes[i].cpu == 0 || fakes[i].cpu == 2);
     }
-    int pkg0 = find(&ch, "perf/package-0"), pkg1 = find(&ch, "perf/package-1"),
-        core0 = find(&ch, "perf/core-0"), ram1 = find(&ch, "perf/dram-1"),
-        psys = find(&ch, "perf/psys");
+    int pkg0 = tu_find(&ch, "perf/package-0"), pkg1 = tu_find(&ch, "perf/package-1"),
+        core0 = tu_find(&ch, "perf/core-0"), ram1 = tu_find(&ch, "perf/dram-1"),
+        psys = tu_find(&ch, "perf/psys");
     assert_true(pkg0 >= 0 && pkg1 >= 0 && core0 >= 0 && ram1 >= 0 && psys >= 0);
     assert_int_equal(ch.ch[pkg0].role, JB_ROLE_TOTAL);
     assert_int_equal(ch.ch[ram1].role, JB_ROLE_TOTAL);
@@ -185,25 +158,18 @@ static void test_discovery_and_scale(void **st)
 
 static void test_denied_is_explained(void **st)
 {
-    jb_source_env env = {.root = root};
-    char reason[512], fix[512];
+    jb_source_env env = {.root = tu_root};
     fake_errno = EACCES;
-    assert_int_equal(jb_src_perf.probe(&env, reason, sizeof reason, fix, sizeof fix), 0);
-    assert_non_null(strstr(reason, "perf_event_paranoid = 2"));
-    assert_non_null(strstr(fix, "CAP_PERFMON"));
     void *state;
     jb_channel_list ch = {0};
-    jb_err err;
-    assert_int_equal(jb_src_perf.open(&env, &state, &ch, &err), -1);
-    assert_non_null(strstr(err.msg, "CAP_PERFMON"));
+    tu_assert_unusable(&jb_src_perf, &env, &state, &ch, "perf_event_paranoid = 2", "CAP_PERFMON",
+                       "CAP_PERFMON");
 }
 
 static void test_missing_pmu(void **st)
 {
-    char path[512];
-    snprintf(path, sizeof path, "%s" PMU "/type", root);
-    unlink(path);
-    jb_source_env env = {.root = root};
+    tu_rm(PMU "/type");
+    jb_source_env env = {.root = tu_root};
     char reason[512], fix[512];
     assert_int_equal(jb_src_perf.probe(&env, reason, sizeof reason, fix, sizeof fix), 0);
     assert_non_null(strstr(reason, "no RAPL power PMU"));
@@ -236,10 +202,10 @@ static void test_parse_event_garbage(void **st)
         for (int k = 0; k < n; k++)
             buf[k] = (char)(1 + rand() % 255);
         buf[n] = 0;
-        put(PMU "/events/energy-pkg", buf);
-        put(PMU "/events/energy-pkg.scale", buf);
-        put(PMU "/cpumask", buf);
-        jb_source_env env = {.root = root};
+        tu_put(PMU "/events/energy-pkg", buf);
+        tu_put(PMU "/events/energy-pkg.scale", buf);
+        tu_put(PMU "/cpumask", buf);
+        jb_source_env env = {.root = tu_root};
         void *state;
         jb_channel_list ch = {0};
         jb_err err;

@@ -113,6 +113,21 @@ static void open_store_and_meter(char *db, jb_store *st, jb_meter *m, const jb_s
     m->nsrc = 1;
 }
 
+/* Run argv as scenario run 1 of experiment 1 on meter m; it must be stored. */
+static jb_run_result run_scenario(jb_store *st, jb_meter *m, char **argv)
+{
+    jb_run_spec rs = {.info = {.experiment_id = 1,
+                               .phase = "scenario",
+                               .rep = 1,
+                               .seq = 1,
+                               .interval_ns = m->env.interval_ns},
+                      .argv = argv};
+    jb_run_result rr;
+    jb_err err;
+    assert_int_equal(jb_run_one(st, m, &rs, &rr, &err), 0);
+    return rr;
+}
+
 static void test_marker_placement(void **state)
 {
     char db[] = "/tmp/jb_place_XXXXXX";
@@ -138,14 +153,7 @@ static void test_marker_placement(void **state)
              getenv("BUILD") ? getenv("BUILD") : "build");
     char *argv[] = {helper, "begin", "a",  t[0],    "end", "a",  t[1],  "begin", "b",  t[2],
                     "end",  "b",     t[3], "begin", "c",   t[4], "end", "c",     t[5], NULL};
-    jb_run_spec rs = {.info = {.experiment_id = 1,
-                               .phase = "scenario",
-                               .rep = 1,
-                               .seq = 1,
-                               .interval_ns = m.env.interval_ns},
-                      .argv = argv};
-    jb_run_result rr;
-    assert_int_equal(jb_run_one(&st, &m, &rs, &rr, &err), 0);
+    jb_run_result rr = run_scenario(&st, &m, argv);
     assert_string_equal(rr.status, "ok");
     sqlite3_stmt *q;
     assert_int_equal(
@@ -228,14 +236,7 @@ static void test_constant_stretch_compressed(void **state)
     jb_err err;
     open_store_and_meter(db, &st, &m, &two_drv, 5000000); /* 5 ms */
     char *argv[] = {"sleep", "1.5", NULL};
-    jb_run_spec rs = {.info = {.experiment_id = 1,
-                               .phase = "scenario",
-                               .rep = 1,
-                               .seq = 1,
-                               .interval_ns = m.env.interval_ns},
-                      .argv = argv};
-    jb_run_result rr;
-    assert_int_equal(jb_run_one(&st, &m, &rs, &rr, &err), 0);
+    jb_run_result rr = run_scenario(&st, &m, argv);
     int64_t f0, l0, f1, l1;
     int64_t nconst = count_samples(&st, rr.run_id, "fake/const", &f0, &l0);
     int64_t ncount = count_samples(&st, rr.run_id, "fake/count", &f1, &l1);

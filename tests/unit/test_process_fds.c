@@ -22,26 +22,18 @@ static long tck, page;
 static void put_proc(int pid, int ppid, unsigned ut, unsigned cut, int threads, unsigned rss,
                      unsigned long long wr, const char *children)
 {
-    char rel[128], b[512];
-    snprintf(rel, sizeof rel, "/proc/%d/stat", pid);
-    snprintf(b, sizeof b, "%d (x) y) R %d 1 1 0 -1 0 0 0 0 0 %u 0 %u 0 20 -5 %d 0 100 1000 7\n",
-             pid, ppid, ut, cut, threads);
-    tu_put(rel, b);
-    snprintf(rel, sizeof rel, "/proc/%d/statm", pid);
-    snprintf(b, sizeof b, "100 %u 0 0 0 0 0\n", rss);
-    tu_put(rel, b);
-    snprintf(rel, sizeof rel, "/proc/%d/io", pid);
-    snprintf(b, sizeof b, "rchar: 1\nwchar: 2\nread_bytes: 3\nwrite_bytes: %llu\n", wr);
-    tu_put(rel, b);
-    snprintf(rel, sizeof rel, "/proc/%d/task/%d/children", pid, pid);
-    tu_put(rel, children);
+    char stat[512];
+    snprintf(stat, sizeof stat,
+             "%d (x) y) R %d 1 1 0 -1 0 0 0 0 0 %u 0 %u 0 20 -5 %d 0 100 1000 7\n", pid, ppid, ut,
+             cut, threads);
+    tu_put_proc(pid, stat, rss, 3, wr, children);
 }
 
 static void rm_proc(int pid)
 {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s/proc/%d'", tu_root, pid);
-    assert_int_equal(system(cmd), 0);
+    char rel[64];
+    snprintf(rel, sizeof rel, "/proc/%d", pid);
+    tu_rm(rel);
 }
 
 static int open_fds(void)

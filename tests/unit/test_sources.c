@@ -342,19 +342,11 @@ static void test_estimate_model_and_label(void **st)
 static void put_proc(int pid, int ppid, unsigned ut, unsigned st_, unsigned cut, unsigned rss,
                      unsigned long long wr, const char *children)
 {
-    char rel[128], b[512];
-    snprintf(rel, sizeof rel, "/proc/%d/stat", pid);
-    snprintf(b, sizeof b, "%d (a (b) c) S %d 1 1 0 -1 0 0 0 0 0 %u %u %u 0 20 0 1 0 100 1000 5\n",
-             pid, ppid, ut, st_, cut);
-    tu_put(rel, b);
-    snprintf(rel, sizeof rel, "/proc/%d/statm", pid);
-    snprintf(b, sizeof b, "100 %u 0 0 0 0 0\n", rss);
-    tu_put(rel, b);
-    snprintf(rel, sizeof rel, "/proc/%d/io", pid);
-    snprintf(b, sizeof b, "rchar: 1\nwchar: 2\nread_bytes: 0\nwrite_bytes: %llu\n", wr);
-    tu_put(rel, b);
-    snprintf(rel, sizeof rel, "/proc/%d/task/%d/children", pid, pid);
-    tu_put(rel, children);
+    char stat[512];
+    snprintf(stat, sizeof stat,
+             "%d (a (b) c) S %d 1 1 0 -1 0 0 0 0 0 %u %u %u 0 20 0 1 0 100 1000 5\n", pid, ppid, ut,
+             st_, cut);
+    tu_put_proc(pid, stat, rss, 0, wr, children);
 }
 
 static void test_process_tree(void **st)
@@ -378,19 +370,14 @@ static void test_process_tree(void **st)
     assert_float_equal(v[3], 1500, 0);
     assert_float_equal(v[4], 2, 0);
     /* 11 exits; 10 reaped it: cutime/cstime and io move into 10 */
-    char rel[64];
-    snprintf(rel, sizeof rel, "%s/proc/11", tu_root);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", rel);
-    assert_int_equal(system(cmd), 0);
+    tu_rm("/proc/11");
     put_proc(10, 1, 120, 0, 100, 10, 1500, "");
     assert_int_equal(jb_src_process.read(s, 0, v, ok), 0);
     assert_float_equal(v[0], 220.0 / tck, 1e-9);
     assert_float_equal(v[3], 1500, 0);
     assert_float_equal(v[4], 1, 0);
     /* 10 exits and is reaped by us: its last values are kept */
-    snprintf(cmd, sizeof cmd, "rm -rf '%s/proc/10'", tu_root);
-    assert_int_equal(system(cmd), 0);
+    tu_rm("/proc/10");
     put_proc(1, 0, 0, 0, 0, 0, 0, "");
     assert_int_equal(jb_src_process.read(s, 0, v, ok), 0);
     assert_float_equal(v[0], 220.0 / tck, 1e-9);
