@@ -194,23 +194,40 @@ static void group_table(FILE *f, const jb_eval *ev)
                    "group has failed runs)\n");
 }
 
+/* One line per scenario group under each target (group names aligned). */
 static void targets(FILE *f, const jb_eval *ev)
 {
+    int w = 0;
+    for (size_t i = 0; i < ev->ngroups; i++)
+        if (!strcmp(ev->groups[i].phase, "scenario")) w = fmax(w, utf8_cols(ev->groups[i].label));
     for (int t = 0; t < ev->ntargets; t++) {
-        fprintf(f, "\nenergy to %s:", ev->targets[t].label);
+        fprintf(f, "\nenergy to %s:\n", ev->targets[t].label);
         for (size_t i = 0; i < ev->ngroups; i++) {
             const jb_eval_group *g = &ev->groups[i];
             if (strcmp(g->phase, "scenario")) continue;
+            fprintf(f, "  %s%*s  ", g->label, w - utf8_cols(g->label), "");
             if (g->target_ok[t])
-                fprintf(f, "  %s %.4g Wh (n=%d", g->label, g->target_wh[t].mean,
-                        g->target_reached[t]);
+                fprintf(f, "%.4g Wh (n=%d", g->target_wh[t].mean, g->target_reached[t]);
             else
-                fprintf(f, "  %s - (n=0", g->label);
+                fprintf(f, "- (n=0");
             if (g->target_never[t]) fprintf(f, ", %d never reached", g->target_never[t]);
-            fputc(')', f);
+            fputs(")\n", f);
         }
-        fputc('\n', f);
     }
+}
+
+static void carbon(FILE *f, const jb_eval *ev)
+{
+    if (!(ev->carbon_g_per_kwh > 0)) return;
+    char line[4096];
+    size_t n = 0;
+    for (size_t i = 0; i < ev->ngroups && n < sizeof line; i++)
+        if (isfinite(ev->groups[i].carbon_g_mean))
+            n += (size_t)snprintf(line + n, sizeof line - n, "%s%s %.4g g", n ? ", " : "",
+                                  ev->groups[i].label, ev->groups[i].carbon_g_mean);
+    fprintf(f, "\ncarbon per run (energy x %.4g g CO2e/kWh, %s):\n", ev->carbon_g_per_kwh,
+            ev->carbon_source);
+    wrapped(f, "  ", n ? line : "-", 2);
 }
 
 static void verdicts(FILE *f, const jb_eval *ev)
@@ -236,14 +253,7 @@ void jb_report_text(FILE *f, const jb_eval *ev)
     header(f, ev);
     group_table(f, ev);
     targets(f, ev);
-    if (ev->carbon_g_per_kwh > 0) {
-        fprintf(f, "\ncarbon (energy x %.0f g CO2e/kWh, %s):", ev->carbon_g_per_kwh,
-                ev->carbon_source);
-        for (size_t i = 0; i < ev->ngroups; i++)
-            if (isfinite(ev->groups[i].carbon_g_mean))
-                fprintf(f, "  %s %.4g g", ev->groups[i].label, ev->groups[i].carbon_g_mean);
-        fputc('\n', f);
-    }
+    carbon(f, ev);
     verdicts(f, ev);
     if (ev->nwarnings) fprintf(f, "\nwarnings:\n");
     for (size_t i = 0; i < ev->nwarnings; i++)

@@ -16,7 +16,7 @@ teardown() { rm -rf "$T"; }
     [ "$status" -eq 0 ]
     [[ "$output" == *"fast "*"0.1167"* ]]
     [[ "$output" == *"slow used 48 % more energy than fast"* ]]
-    [[ "$output" == *"slow - (n=0, 3 never reached)"* ]]
+    [[ "$output" == *"  slow  - (n=0, 3 never reached)"* ]]
     [[ "$output" == *"1 run(s) failed or aborted"* ]]
     # fits a terminal: columns as wide as their contents, long lines wrapped
     printf '%s\n' "$output" | python3 -c 'import sys; w = max(len(l.rstrip("\n")) for l in sys.stdin); print("widest line", w); sys.exit(w > 100)'
