@@ -29,6 +29,10 @@ void jb_report_markdown(FILE *f, const jb_eval *ev)
     if (ev->carbon_g_per_kwh > 0)
         fprintf(f, "Carbon: energy × %.4g g CO2e/kWh (%s).\n", ev->carbon_g_per_kwh,
                 ev->carbon_source);
+    if (ev->any_estimated)
+        fputs("\n> **ESTIMATED:** some energy figures come from a model of CPU utilisation (no "
+              "power meter was readable), not from a measurement.\n",
+              f);
     table(f, ev, jb_table_overview);
     if (jb_eval_group_find(ev, "", "baseline"))
         fputs("\nSoftware-induced energy (the − baseline columns, energy row) is power-based: "

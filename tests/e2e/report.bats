@@ -86,6 +86,16 @@ assert "class=\"grid\"" not in a, "category axis has ticks"' "$T/r.html"
     [[ "$output" == *"measure runs"* ]]
     [[ "$output" =~ a\ +2 ]]
     [[ "$output" =~ b\ +2 ]]
+    # no power meter here: the estimate is flagged in every form
+    [[ "$output" == *"(estimated)"* ]]
+    [[ "$output" == *"ESTIMATED"* ]]
+    "$JB" report "$S" --markdown > $T/m.md 2>/dev/null
+    grep -q '^> \*\*ESTIMATED:\*\*' $T/m.md
+    "$JB" report "$S" --html $T/m.html > /dev/null 2>&1
+    grep -q 'class="est"' $T/m.html
+    # a measured store (fake RAPL) carries no such banner
+    "$JB" report "$DB" --markdown > $T/d.md 2>/dev/null
+    ! grep -q 'ESTIMATED' $T/d.md
 }
 
 @test "bad input: newer schema, corrupt file, missing store, empty experiment" {
