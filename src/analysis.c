@@ -19,22 +19,11 @@ static const char WITH_STAGED_SQL[] =
     "SELECT t_ns, value FROM sample WHERE channel_id=?1 UNION ALL "
     "SELECT t_ns, value FROM sample_recent WHERE channel_id=?1 ORDER BY 1";
 
-static bool has_staged_rows(jb_store *st)
-{
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM sample_recent LIMIT 1", -1, &q, NULL) !=
-        SQLITE_OK)
-        return false;
-    bool any = sqlite3_step(q) == SQLITE_ROW;
-    sqlite3_finalize(q);
-    return any;
-}
-
 int jb_series_load(jb_store *st, int64_t channel_id, jb_series *s, jb_err *err)
 {
     memset(s, 0, sizeof *s);
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(st->db, has_staged_rows(st) ? WITH_STAGED_SQL : SAMPLE_SQL, -1, &q,
+    if (sqlite3_prepare_v2(st->db, jb_store_has_staged(st) ? WITH_STAGED_SQL : SAMPLE_SQL, -1, &q,
                            NULL) != SQLITE_OK)
         return jb_errf(err, "%s: %s", st->path, sqlite3_errmsg(st->db));
     sqlite3_bind_int64(q, 1, channel_id);

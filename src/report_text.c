@@ -198,8 +198,10 @@ static void group_table(FILE *f, const jb_eval *ev)
 static void targets(FILE *f, const jb_eval *ev)
 {
     int w = 0;
-    for (size_t i = 0; i < ev->ngroups; i++)
-        if (!strcmp(ev->groups[i].phase, "scenario")) w = fmax(w, utf8_cols(ev->groups[i].label));
+    for (size_t i = 0; i < ev->ngroups; i++) {
+        int cols = utf8_cols(ev->groups[i].label);
+        if (!strcmp(ev->groups[i].phase, "scenario") && cols > w) w = cols;
+    }
     for (int t = 0; t < ev->ntargets; t++) {
         fprintf(f, "\nenergy to %s:\n", ev->targets[t].label);
         for (size_t i = 0; i < ev->ngroups; i++) {

@@ -204,18 +204,19 @@ static void on_bad_marker(void *ctx, int64_t recv_ns, const char *reason, const 
     jb_store_ins_bad_marker(&s->ins, s->run_id, recv_ns, reason, raw, rawlen);
 }
 
-/* A channel that keeps one value (an idle counter, swap, a process's RSS)
- * is stored as the first and the last sample of the stretch: linear
- * interpolation between them gives the same value at every time in between,
- * so every energy, mean, peak and rate computed from the store is unchanged,
- * while the writer inserts far fewer rows. The held "last" sample is written
- * at each commit, so a crash still loses at most the last second. */
+/* One row into the staging table (sample_recent). */
 static void put_row(jb_sampler *s, int c, int64_t t, double v, bool ok)
 {
     if (jb_store_ins_stage(&s->ins, s->chan_ids[c], t, v, ok)) s->write_error = 1;
     s->staged++;
 }
 
+/* A channel that keeps one value (an idle counter, swap, a process's RSS)
+ * is stored as the first and the last sample of the stretch: linear
+ * interpolation between them gives the same value at every time in between,
+ * so every energy, mean, peak and rate computed from the store is unchanged,
+ * while the writer inserts far fewer rows. The held "last" sample is written
+ * at each commit, so a crash still loses at most the last second. */
 static void write_value(jb_sampler *s, int c, int64_t t, double v, bool ok)
 {
     struct chan_run *r = &s->runs[c];

@@ -123,6 +123,17 @@ static int table_count(jb_store *st)
     return n;
 }
 
+bool jb_store_has_staged(jb_store *st)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM sample_recent LIMIT 1", -1, &q, NULL) !=
+        SQLITE_OK)
+        return false; /* a version 1 store has no such table */
+    bool any = sqlite3_step(q) == SQLITE_ROW;
+    sqlite3_finalize(q);
+    return any;
+}
+
 /* Staged rows into sample, then none staged (two statements, one transaction). */
 static const char MOVE_STAGED_SQL[] =
     "INSERT OR REPLACE INTO sample SELECT channel_id, t_ns, value "
@@ -134,13 +145,7 @@ static const char CLEAR_STAGED_SQL[] = "DELETE FROM sample_recent";
  * committed samples, wherever they live. */
 static int move_staged_samples(jb_store *st, jb_err *err)
 {
-    sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM sample_recent LIMIT 1", -1, &s, NULL) !=
-        SQLITE_OK)
-        return jb_errf(err, "%s: %s", st->path, sqlite3_errmsg(st->db));
-    bool any = sqlite3_step(s) == SQLITE_ROW;
-    sqlite3_finalize(s);
-    if (!any) return 0;
+    if (!jb_store_has_staged(st)) return 0;
     if (jb_store_exec(st, "BEGIN IMMEDIATE", err)) return -1;
     if (jb_store_exec(st, MOVE_STAGED_SQL, err) || jb_store_exec(st, CLEAR_STAGED_SQL, err)) {
         jb_store_exec(st, "ROLLBACK", NULL);

@@ -88,6 +88,9 @@ int jb_store_ins_sample(jb_store_ins *ins, int64_t channel_id, int64_t t_ns, dou
  * staged rows into sample (inside the writer's transaction). */
 int jb_store_ins_stage(jb_store_ins *ins, int64_t channel_id, int64_t t_ns, double value, bool ok);
 int jb_store_ins_move(jb_store_ins *ins, jb_err *err);
+/* True when sample_recent holds rows (a run in progress, or a killed
+ * recorder's last minute); false for a version 1 store without the table. */
+bool jb_store_has_staged(jb_store *st);
 
 typedef struct jb_marker {
     int64_t t_ns;    /* sender's time */

@@ -24,18 +24,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+#include "bench_util.h"
 
 static volatile int sink;
 
@@ -78,7 +67,7 @@ static double empty_loop(long calls)
  * one are read from /proc/PPID/task/TID/schedstat (ns on CPU). -1 when unreadable. */
 static double recorder_cpu_s(void)
 {
-    char path[300], line[512];
+    char path[300];
     pid_t pp = getppid();
     snprintf(path, sizeof path, "/proc/%d/task", (int)pp);
     DIR *d = opendir(path);

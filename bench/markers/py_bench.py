@@ -95,18 +95,24 @@ def time_paced(calls, spacing_us):
     return out
 
 
-def with_env_listener(calls, paced):
-    joulebench.reconfigure()
-    assert joulebench.enabled(), "--listener env needs JOULEBENCH_SOCKET"
-    dropped0 = joulebench.dropped()
+def timed_rows(calls, paced):
+    """The rows measured with a recorder listening: back-to-back metric and
+    begin+end batches, then calls paced `us` apart; and how many were sent."""
     result = {
         "metric": summary(time_batches(metric, calls)),
         "begin_end_pair": summary(time_batches(begin_end, calls)),
     }
     for us in paced:
         result["paced_%d_us" % us] = summary(time_paced(calls // 10, us))
-    result.update(sent=3 * (calls // BATCH) * BATCH + len(paced) * (calls // 10), received=-1,
-                  dropped=joulebench.dropped() - dropped0)
+    return result, 3 * (calls // BATCH) * BATCH + len(paced) * (calls // 10)
+
+
+def with_env_listener(calls, paced):
+    joulebench.reconfigure()
+    assert joulebench.enabled(), "--listener env needs JOULEBENCH_SOCKET"
+    dropped0 = joulebench.dropped()
+    result, sent = timed_rows(calls, paced)
+    result.update(sent=sent, received=-1, dropped=joulebench.dropped() - dropped0)
     result["per_call_us"] = max(result["metric"]["mean_us"], result["begin_end_pair"]["mean_us"] / 2)
     return result
 
@@ -122,13 +128,7 @@ def with_listener(calls, paced=()):
     os.read(ready_r, 1)
     joulebench.reconfigure(path)
     dropped0 = joulebench.dropped()
-    result = {
-        "metric": summary(time_batches(metric, calls)),
-        "begin_end_pair": summary(time_batches(begin_end, calls)),
-    }
-    for us in paced:
-        result["paced_%d_us" % us] = summary(time_paced(calls // 10, us))
-    sent = 3 * (calls // BATCH) * BATCH + len(paced) * (calls // 10)
+    result, sent = timed_rows(calls, paced)
     stopper = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     stopper.sendto(b"STOP", path)
     received = int(os.read(count_r, 32))
